@@ -1,0 +1,45 @@
+// PyTorch-style backward: accumulates gradients into `.grad` of every leaf that requires grad.
+
+import { bind } from "../core/bind.js";
+import { fromStorage } from "../core/creation.js";
+import { noGrad } from "../core/grad-mode.js";
+import { formatShape, shapesEqual } from "../core/shape.js";
+import { installBackward, leafOwner, realize, type Tensor } from "../core/tensor.js";
+import { AutogradError, ShapeError } from "../runtime/errors.js";
+import { backwardPass } from "./reverse.js";
+
+function implicitSeed(output: Tensor): Tensor {
+  if (output.numel() !== 1) {
+    throw new AutogradError(
+      `backward: the output has shape ${formatShape(output.shape)}; a gradient can be created implicitly only for a scalar. ` +
+        "Reduce it first (for example .sum()) or pass a gradient of the same shape",
+    );
+  }
+  const data = output.dtype === "float64" ? Float64Array.of(1) : Float32Array.of(1);
+  return fromStorage(data, output.shape, output.dtype);
+}
+
+/** Runs the backward pass from `output` and realizes every new gradient in one program. */
+function backward(output: Tensor, gradient: Tensor | undefined): void {
+  if (!output.requiresGrad) {
+    throw new AutogradError("backward: the output does not require grad; no leaf with requiresGrad: true contributed to it");
+  }
+  if (gradient !== undefined && !shapesEqual(gradient.shape, output.shape)) {
+    throw new ShapeError(`backward: gradient shape ${formatShape(gradient.shape)} does not match the output shape ${formatShape(output.shape)}`);
+  }
+  const seed = gradient ?? implicitSeed(output);
+
+  const updated: Tensor[] = [];
+  noGrad(() => {
+    const cotangents = backwardPass([output.node], [seed], (n) => n.kind === "leaf" && n.tracked);
+    for (const [node, ct] of cotangents) {
+      const owner = leafOwner(node);
+      if (owner === undefined) continue;
+      owner.grad = owner.grad === null ? ct : bind("add", [owner.grad, ct], {});
+      updated.push(owner.grad);
+    }
+  });
+  realize(...updated);
+}
+
+installBackward(backward);

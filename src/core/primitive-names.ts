@@ -1,0 +1,83 @@
+// The closed set of primitives and the parameters each one carries. Every rule table is typed over
+// this interface, so adding a primitive here without its rules fails `tsc`.
+
+import type { DType } from "./dtype.js";
+
+type NoParams = Record<string, never>;
+
+export interface ParamsByPrimitive {
+  // Unary elementwise.
+  neg: NoParams;
+  exp: NoParams;
+  log: NoParams;
+  log1p: NoParams;
+  sqrt: NoParams;
+  rsqrt: NoParams;
+  abs: NoParams;
+  sign: NoParams;
+  sin: NoParams;
+  cos: NoParams;
+  tanh: NoParams;
+  sigmoid: NoParams;
+  relu: NoParams;
+  erf: NoParams;
+  logicalNot: NoParams;
+  cast: { readonly dtype: DType };
+  identity: NoParams;
+  stopGradient: NoParams;
+
+  // Binary elementwise; both operands have the output's shape and dtype.
+  add: NoParams;
+  sub: NoParams;
+  mul: NoParams;
+  div: NoParams;
+  pow: NoParams;
+  maximum: NoParams;
+  minimum: NoParams;
+  equal: NoParams;
+  notEqual: NoParams;
+  less: NoParams;
+  lessEqual: NoParams;
+  greater: NoParams;
+  greaterEqual: NoParams;
+  logicalAnd: NoParams;
+  logicalOr: NoParams;
+  where: NoParams;
+
+  // Reductions remove `axes`; keepdims is a reshape in the public op.
+  reduceSum: { readonly axes: readonly number[] };
+  reduceMax: { readonly axes: readonly number[] };
+  reduceMin: { readonly axes: readonly number[] };
+  reduceProd: { readonly axes: readonly number[] };
+  argmax: { readonly axis: number };
+  argmin: { readonly axis: number };
+
+  // [..., M, K] x [..., K, N] with equal batch dimensions.
+  matmul: NoParams;
+
+  // Layout.
+  reshape: { readonly shape: readonly number[] };
+  transpose: { readonly perm: readonly number[] };
+  broadcastTo: { readonly shape: readonly number[] };
+  slice: { readonly start: readonly number[]; readonly stop: readonly number[]; readonly step: readonly number[] };
+  pad: {
+    readonly low: readonly number[];
+    readonly high: readonly number[];
+    readonly interior: readonly number[];
+    readonly value: number;
+  };
+  concat: { readonly axis: number };
+  flip: { readonly axes: readonly number[] };
+
+  // Indexing along one axis: out[o, j, i] = x[o, indices[j], i].
+  gather: { readonly axis: number };
+  scatterAdd: { readonly axis: number };
+
+  // Counter-based random numbers; the first input is an int32 key of shape [2].
+  randomBits: { readonly shape: readonly number[] };
+  randomUniform: { readonly shape: readonly number[]; readonly dtype: DType };
+  randomNormal: { readonly shape: readonly number[]; readonly dtype: DType };
+}
+
+export type PrimitiveName = keyof ParamsByPrimitive;
+export type ParamsOf<K extends PrimitiveName> = ParamsByPrimitive[K];

@@ -1,0 +1,43 @@
+// The public API: `import * as nb from "nabla-ts"`.
+
+import "./ops/registry.js";
+import "./ops/methods.js";
+import "./autograd/backward.js";
+
+export { Tensor, realize } from "./core/tensor.js";
+export type { DType } from "./core/dtype.js";
+export { promoteTypes } from "./core/dtype.js";
+export type { Shape } from "./core/shape.js";
+export { noGrad, isGradEnabled } from "./core/grad-mode.js";
+export {
+  tensor, full, zeros, ones, zerosLike, onesLike, arange, linspace, eye,
+  type TensorData, type TensorOptions, type CreationOptions,
+} from "./core/creation.js";
+export { treeFlatten, treeUnflatten, treeMap, registerPytreeNode, treedefToString, type TreeDef } from "./core/pytree.js";
+export {
+  NablaError, ShapeError, DTypeError, IndexError, ValueError, AutogradError, NotSupportedError, TracerError, InternalError,
+} from "./runtime/errors.js";
+export { setDebugLevel, debugLevel } from "./runtime/debug.js";
+
+export {
+  neg, abs, sign, relu, exp, log, log1p, sqrt, rsqrt, sin, cos, tanh, sigmoid, erf,
+  add, sub, mul, div, pow, maximum, minimum,
+  equal, notEqual, less, lessEqual, greater, greaterEqual, logicalAnd, logicalOr, logicalNot,
+  where, cast, clip, stopGradient, square,
+} from "./ops/elementwise.js";
+export { gelu, silu, type GeluOptions } from "./ops/activation.js";
+export {
+  sum, mean, max, min, prod, variance, variance as var, argmax, argmin, logsumexp, softmax, logSoftmax,
+  type ReduceOptions, type VarOptions, type ArgReduceOptions,
+} from "./ops/reduction.js";
+export { matmul, outer } from "./ops/linalg.js";
+export {
+  reshape, broadcastTo, transpose, permute, swapAxes, slice, sliceTensor, pad, concat, stack, split,
+  squeeze, unsqueeze, expandDims, flip, flatten, type SliceSpec,
+} from "./ops/layout.js";
+export { gather, take, scatterAdd, oneHot } from "./ops/indexing.js";
+export type { Operand } from "./ops/lift.js";
+export * as random from "./ops/random.js";
+
+export { grad, valueAndGrad, vjp, type GradOptions } from "./autograd/transforms.js";
+export { jvp } from "./autograd/forward.js";

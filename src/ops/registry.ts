@@ -1,0 +1,23 @@
+// The complete primitive table. Typed over every primitive name, so a primitive without all of its
+// rules fails to compile; loading this module installs the table into core.
+
+import { installEvalTable } from "../core/primitive.js";
+import { installDiffRules, type PrimitiveTable } from "../core/rules.js";
+import { elementwiseDefs } from "./defs/elementwise.js";
+import { indexingDefs } from "./defs/indexing.js";
+import { layoutDefs } from "./defs/layout.js";
+import { linalgDefs } from "./defs/linalg.js";
+import { randomDefs } from "./defs/random.js";
+import { reductionDefs } from "./defs/reduction.js";
+
+export const primitives: PrimitiveTable = {
+  ...elementwiseDefs,
+  ...reductionDefs,
+  ...linalgDefs,
+  ...layoutDefs,
+  ...indexingDefs,
+  ...randomDefs,
+};
+
+installEvalTable(primitives);
+installDiffRules(primitives);
