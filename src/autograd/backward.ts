@@ -5,7 +5,8 @@ import { fromStorage } from "../core/creation.js";
 import { noGrad } from "../core/grad-mode.js";
 import { formatShape, shapesEqual } from "../core/shape.js";
 import { installBackward, leafOwner, realize, type Tensor } from "../core/tensor.js";
-import { AutogradError, ShapeError } from "../runtime/errors.js";
+import { AutogradError, ShapeError, TracerError } from "../runtime/errors.js";
+import { isTracing } from "../core/trace-state.js";
 import { backwardPass } from "./reverse.js";
 
 function implicitSeed(output: Tensor): Tensor {
@@ -21,6 +22,12 @@ function implicitSeed(output: Tensor): Tensor {
 
 /** Runs the backward pass from `output` and realizes every new gradient in one program. */
 function backward(output: Tensor, gradient: Tensor | undefined): void {
+  if (isTracing()) {
+    throw new TracerError(
+      "backward: loss.backward() cannot run inside compile, because it fills .grad as a side effect at trace time; " +
+        "compute gradients with nb.valueAndGrad and return them from the compiled function",
+    );
+  }
   if (!output.requiresGrad) {
     throw new AutogradError("backward: the output does not require grad; no leaf with requiresGrad: true contributed to it");
   }
@@ -29,17 +36,17 @@ function backward(output: Tensor, gradient: Tensor | undefined): void {
   }
   const seed = gradient ?? implicitSeed(output);
 
-  const updated: Tensor[] = [];
+  // Gradients are realized before any .grad changes, so a failure leaves every .grad as it was.
+  const updates: [Tensor, Tensor][] = [];
   noGrad(() => {
     const cotangents = backwardPass([output.node], [seed], (n) => n.kind === "leaf" && n.tracked);
     for (const [node, ct] of cotangents) {
       const owner = leafOwner(node);
-      if (owner === undefined) continue;
-      owner.grad = owner.grad === null ? ct : bind("add", [owner.grad, ct], {});
-      updated.push(owner.grad);
+      if (owner !== undefined) updates.push([owner, owner.grad === null ? ct : bind("add", [owner.grad, ct], {})]);
     }
   });
-  realize(...updated);
+  realize(...updates.map(([, g]) => g));
+  for (const [owner, g] of updates) owner.grad = g;
 }
 
 installBackward(backward);

@@ -8,21 +8,23 @@ import { Tensor } from "./tensor.js";
 
 /** Applies primitive `prim` to `inputs` lazily and returns the result's handle. */
 export function bind<K extends PrimitiveName>(prim: K, inputs: readonly Tensor[], params: ParamsOf<K>): Tensor {
-  const nodes = inputs.map((t) => t.node);
-  const aval = evalRule(prim).abstractEval(
-    nodes.map((n) => n.aval),
-    params,
-  );
-  const tracked = isGradEnabled() && nodes.some((n) => n.tracked);
-  return new Tensor(Node.op(prim, params, nodes, aval, tracked));
+  const tracked = isGradEnabled() && inputs.some((t) => t.node.tracked);
+  return apply(prim, inputs, params, tracked);
 }
 
 /** Like `bind`, but the result is always tracked; used to mark the inputs of a differentiated function. */
 export function bindTracked<K extends PrimitiveName>(prim: K, inputs: readonly Tensor[], params: ParamsOf<K>): Tensor {
+  return apply(prim, inputs, params, true);
+}
+
+function apply<K extends PrimitiveName>(prim: K, inputs: readonly Tensor[], params: ParamsOf<K>, tracked: boolean): Tensor {
   const nodes = inputs.map((t) => t.node);
   const aval = evalRule(prim).abstractEval(
     nodes.map((n) => n.aval),
     params,
   );
-  return new Tensor(Node.op(prim, params, nodes, aval, true));
+  // A result is weakly typed only when every operand is, as in JAX; a cast makes it strong.
+  const weak = prim !== "cast" && nodes.length > 0 && nodes.every((n) => n.aval.weak === true);
+  const typed = weak ? { ...aval, weak } : aval.weak ? { shape: aval.shape, dtype: aval.dtype } : aval;
+  return new Tensor(Node.op(prim, params, nodes, typed, tracked));
 }

@@ -10,6 +10,11 @@ import type { Shape } from "./shape.js";
 export interface Aval {
   readonly shape: Shape;
   readonly dtype: DType;
+  /**
+   * Weakly typed, like a JavaScript number: in promotion it adapts to the other operand's dtype
+   * instead of widening it. Compile traces number arguments as weak scalars.
+   */
+  readonly weak?: boolean;
 }
 
 export type NodeKind = "leaf" | "placeholder" | "op";

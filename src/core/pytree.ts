@@ -44,22 +44,23 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-function flattenInto(value: unknown, leaves: Tensor[]): TreeDef {
-  if (value instanceof Tensor) {
+function flattenInto(value: unknown, leaves: unknown[], numbersAsLeaves: boolean): TreeDef {
+  if (value instanceof Tensor || (numbersAsLeaves && typeof value === "number")) {
     leaves.push(value);
     return { kind: "leaf" };
   }
-  if (Array.isArray(value)) return { kind: "array", children: value.map((v) => flattenInto(v, leaves)) };
+  const recurse = (v: unknown): TreeDef => flattenInto(v, leaves, numbersAsLeaves);
+  if (Array.isArray(value)) return { kind: "array", children: value.map(recurse) };
   if (typeof value === "object" && value !== null) {
     const handler = handlerOf(value);
     if (handler !== undefined) {
       const { children, aux } = handler.flatten(value);
-      return { kind: "custom", handler, aux, children: children.map((c) => flattenInto(c, leaves)) };
+      return { kind: "custom", handler, aux, children: children.map(recurse) };
     }
     if (isPlainObject(value)) {
       const keys = Object.keys(value);
       const record = value as Record<string, unknown>;
-      return { kind: "object", keys, children: keys.map((k) => flattenInto(record[k], leaves)) };
+      return { kind: "object", keys, children: keys.map((k) => recurse(record[k])) };
     }
   }
   if (typeof value === "function" || (typeof value === "object" && value !== null)) {
@@ -74,7 +75,17 @@ function flattenInto(value: unknown, leaves: Tensor[]): TreeDef {
 /** Splits a pytree into its tensor leaves (depth first, keys in insertion order) and its structure. */
 export function treeFlatten(tree: unknown): { leaves: Tensor[]; treedef: TreeDef } {
   const leaves: Tensor[] = [];
-  const treedef = flattenInto(tree, leaves);
+  const treedef = flattenInto(tree, leaves, false);
+  return { leaves, treedef };
+}
+
+/**
+ * Like `treeFlatten`, but JavaScript numbers outside registered classes are leaves too; compile
+ * traces them as weak scalars so that a changing learning rate does not change the structure.
+ */
+export function treeFlattenWithNumbers(tree: unknown): { leaves: (Tensor | number)[]; treedef: TreeDef } {
+  const leaves: (Tensor | number)[] = [];
+  const treedef = flattenInto(tree, leaves, true);
   return { leaves, treedef };
 }
 

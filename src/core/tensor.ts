@@ -1,12 +1,13 @@
 // The Tensor: a handle on a graph node with a shape, a dtype and, for leaves, a gradient slot.
 
-import { AutogradError, DTypeError, ShapeError, ValueError } from "../runtime/errors.js";
+import { AutogradError, DTypeError, ShapeError, TracerError, ValueError } from "../runtime/errors.js";
 import type { Storage } from "../runtime/storage.js";
 import { isFloating, type DType } from "./dtype.js";
 import { formatTensor, toNested } from "./format.js";
 import { Node } from "./node.js";
 import { realizeNodes } from "./realize.js";
 import { formatShape, sizeOf, shapesEqual, type Shape } from "./shape.js";
+import { isTracing } from "./trace-state.js";
 
 /** Runs a backward pass from `tensor`; installed by autograd/ when the package loads. */
 export type BackwardImpl = (tensor: Tensor, gradient: Tensor | undefined) => void;
@@ -130,6 +131,12 @@ export class Tensor {
    * Optimizers update parameters this way, so every holder of the handle sees the new value.
    */
   assign(value: Tensor): this {
+    if (isTracing()) {
+      throw new TracerError(
+        "assign: tensors cannot be updated in place inside compile, because the update would happen once at trace time; " +
+          "return the new values from the compiled function instead (for example with adamwUpdate)",
+      );
+    }
     if (!shapesEqual(value.shape, this.shape) || value.dtype !== this.dtype) {
       throw new ShapeError(
         `assign: the new value has shape ${formatShape(value.shape)} and dtype ${value.dtype}, ` +

@@ -20,11 +20,22 @@ export function lift(x: Operand, dtype: DType): Tensor {
 
 /** The common dtype of operands under the promotion rules, with scalars weakly typed. */
 export function resultType(...operands: Operand[]): DType {
-  const tensors = operands.filter((o): o is Tensor => o instanceof Tensor);
-  if (tensors.length === 0) return operands.some((o) => typeof o === "number") ? "float32" : "bool";
-  let dtype = tensors.map((t) => t.dtype).reduce(promoteTypes);
-  for (const o of operands) if (!(o instanceof Tensor)) dtype = promoteWithScalar(dtype, o);
+  const strong = operands.filter((o): o is Tensor => o instanceof Tensor && o.node.aval.weak !== true);
+  const weak = operands.filter((o) => !strong.includes(o as Tensor));
+  if (strong.length === 0) {
+    const weakTensors = weak.filter((o): o is Tensor => o instanceof Tensor);
+    if (weakTensors.length > 0) return weakTensors.map((t) => t.dtype).reduce(promoteTypes);
+    return operands.some((o) => typeof o === "number") ? "float32" : "bool";
+  }
+  let dtype = strong.map((t) => t.dtype).reduce(promoteTypes);
+  for (const o of weak) dtype = promoteWithScalar(dtype, o instanceof Tensor ? weakExample(o.dtype) : (o as number | boolean));
   return dtype;
+}
+
+/** A JavaScript value that promotes like a weak tensor of `dtype`: fractional for floats, integral for ints. */
+function weakExample(dtype: DType): number | boolean {
+  if (dtype === "bool") return true;
+  return dtype === "int32" ? 1 : 0.5;
 }
 
 /** Reshapes without copying data; the element count must match. */

@@ -39,7 +39,7 @@ function linearUnary<K extends PrimitiveName>(f: (x: number) => number, linear: 
 
 const unaryDefs = {
   neg: linearUnary<"neg">((x) => -x, neg), // d/dx -x = -1
-  identity: linearUnary<"identity">((x) => x, (t) => t),
+  identity: { ...linearUnary<"identity">((x) => x, (t) => t), impl: ([x]) => x }, // buffers are immutable, so no copy
   exp: unary<"exp">(Math.exp, (_x, y) => y), // d/dx e^x = e^x
   log: unary<"log">(Math.log, (x) => div(1, x)), // d/dx log x = 1/x
   log1p: unary<"log1p">(Math.log1p, (x) => div(1, sub(x, -1))), // d/dx log(1+x) = 1/(1+x)

@@ -1,0 +1,124 @@
+// compile(): trace once per cache key, then replay the captured program without calling the function.
+
+import { Node, type Aval } from "../core/node.js";
+import { treeFlattenWithNumbers, treeUnflatten } from "../core/pytree.js";
+import { realize, Tensor } from "../core/tensor.js";
+import { debugLog } from "../runtime/debug.js";
+import { TracerError, ValueError } from "../runtime/errors.js";
+import { interpret } from "../runtime/interpreter.js";
+import { allocate, type Storage } from "../runtime/storage.js";
+import { explainMiss, makeCacheKey, type CacheKey } from "./cache-key.js";
+import { CompileStats } from "./stats.js";
+import { traceFunction, type TracedProgram } from "./trace.js";
+
+export interface CompileOptions {
+  /** Positional arguments passed through as they are and made part of the cache key instead of traced. */
+  readonly staticArgnums?: readonly number[];
+  /** What to do when the function cannot be traced: run it eagerly ("eager", the default) or raise ("error"). */
+  readonly fallback?: "eager" | "error";
+  /** Name used in logs and keys; the function's own name by default. */
+  readonly name?: string;
+}
+
+export interface CompiledFunction<Args extends unknown[], Out> {
+  (...args: Args): Out;
+  readonly stats: CompileStats;
+  /** The printable keys of the cached programs, oldest first. */
+  cacheKeys(): string[];
+  /** Drops every cached program; the next call traces again. */
+  clearCache(): void;
+}
+
+type CacheEntry = { readonly kind: "program"; readonly traced: TracedProgram } | { readonly kind: "fallback"; readonly reason: string };
+
+/** A JavaScript number traced as a weak scalar: int32 if integral, float64 otherwise (cast on use). */
+function numberAval(value: number): Aval {
+  const integral = Number.isInteger(value) && value >= -2147483648 && value <= 2147483647;
+  return { shape: [], dtype: integral ? "int32" : "float64", weak: true };
+}
+
+function leafAval(leaf: Tensor | number): Aval {
+  return leaf instanceof Tensor ? { shape: leaf.shape, dtype: leaf.dtype, weak: leaf.node.aval.weak } : numberAval(leaf);
+}
+
+function leafBuffer(leaf: Tensor | number, aval: Aval): Storage {
+  if (leaf instanceof Tensor) return leaf.node.buffer as Storage;
+  const data = allocate(aval.dtype, 1);
+  data[0] = leaf;
+  return data;
+}
+
+/** Runs a cached program on the argument leaves and wraps the results as new tensors. */
+function replay(traced: TracedProgram, leaves: readonly (Tensor | number)[], avals: readonly Aval[]): unknown {
+  realize(...leaves.filter((l): l is Tensor => l instanceof Tensor));
+  const inputs = [...leaves.map((l, i) => leafBuffer(l, avals[i])), ...traced.constants];
+  const slots = interpret(traced.program, inputs);
+  const outputs = traced.outputSlots.map((slot, i) => new Tensor(Node.leaf(traced.outputAvals[i], slots[slot])));
+  return treeUnflatten(traced.outTreedef, outputs);
+}
+
+/**
+ * Compiles `fn`: the first call with a new key (argument structure, each leaf's shape, dtype and
+ * sharding, static arguments) traces `fn` with abstract tensors; later calls with that key replay the
+ * traced program without running `fn`. JavaScript numbers in the arguments are traced as scalars, so a
+ * changing learning rate does not recompile. `fn` must be pure: side effects happen once, at trace time.
+ */
+export function compile<Args extends unknown[], Out>(fn: (...args: Args) => Out, options: CompileOptions = {}): CompiledFunction<Args, Out> {
+  const name = options.name ?? (fn.name || "anonymous");
+  const staticPositions = new Set(options.staticArgnums ?? []);
+  const cache = new Map<string, CacheEntry>();
+  const stats = new CompileStats();
+  let lastKey: CacheKey | undefined;
+
+  const compiled = (...args: Args): Out => {
+    const dynamic = args.map((a, i) => (staticPositions.has(i) ? undefined : a));
+    const statics = args.filter((_, i) => staticPositions.has(i));
+    const { leaves, treedef } = treeFlattenWithNumbers(dynamic);
+    const avals = leaves.map(leafAval);
+    const key = makeCacheKey(treedef, avals, statics);
+    const withStatics = (...traced: unknown[]): Out => fn(...(traced.map((a, i) => (staticPositions.has(i) ? args[i] : a)) as Args));
+
+    let entry = cache.get(key.text);
+    if (entry === undefined) {
+      debugLog(1, () => `compile ${name}: miss (${explainMiss(key, lastKey)}); key ${key.text}`);
+      entry = traceOrFallback(withStatics, treedef, avals, name, options.fallback ?? "eager");
+      cache.set(key.text, entry);
+      if (entry.kind === "program") stats.misses++;
+      lastKey = key;
+    } else if (entry.kind === "program") {
+      stats.hits++;
+    }
+
+    if (entry.kind === "fallback") {
+      stats.fallbacks++;
+      debugLog(1, () => `compile ${name}: running eagerly (${entry.kind === "fallback" ? entry.reason : ""})`);
+      return fn(...args);
+    }
+    return replay(entry.traced, leaves, avals) as Out;
+  };
+
+  return Object.assign(compiled, {
+    stats,
+    cacheKeys: () => [...cache.keys()],
+    clearCache: () => cache.clear(),
+  });
+}
+
+function traceOrFallback(
+  fn: (...args: never[]) => unknown,
+  treedef: Parameters<typeof traceFunction>[1],
+  avals: readonly Aval[],
+  name: string,
+  fallback: "eager" | "error",
+): CacheEntry {
+  try {
+    const traced = traceFunction(fn, treedef, avals, name);
+    debugLog(1, () => `compile ${name}: traced ${traced.opCount} ops`);
+    return { kind: "program", traced };
+  } catch (error) {
+    if (!(error instanceof TracerError)) throw error;
+    if (fallback === "error") throw new TracerError(`compile ${name}: ${error.message}`);
+    if (fallback !== "eager") throw new ValueError(`compile: fallback must be "eager" or "error", got ${JSON.stringify(fallback)}`);
+    return { kind: "fallback", reason: error.message };
+  }
+}

@@ -1,0 +1,60 @@
+// Tracing: runs the user function once on abstract placeholders and captures the graph as a program.
+
+import { Node, type Aval } from "../core/node.js";
+import { formatGraph } from "../core/print-graph.js";
+import { treeFlatten, treeUnflatten, type TreeDef } from "../core/pytree.js";
+import { buildProgram, scheduleGraph } from "../core/schedule.js";
+import { tensorOf } from "../core/tensor.js";
+import { whileTracing } from "../core/trace-state.js";
+import { debugLog } from "../runtime/debug.js";
+import { TracerError } from "../runtime/errors.js";
+import type { Program } from "../runtime/interpreter.js";
+import type { Storage } from "../runtime/storage.js";
+
+/** A traced function: run `program` on the argument buffers followed by `constants`, read `outputSlots`. */
+export interface TracedProgram {
+  readonly program: Program;
+  readonly constants: readonly Storage[];
+  readonly outputSlots: readonly number[];
+  readonly outputAvals: readonly Aval[];
+  readonly outTreedef: TreeDef;
+  readonly opCount: number;
+}
+
+/**
+ * Calls `fn` with its arguments rebuilt from `treedef` with placeholders for `avals` as leaves.
+ * Raises TracerError when `fn` needs a concrete value.
+ */
+export function traceFunction(
+  fn: (...args: never[]) => unknown,
+  treedef: TreeDef,
+  avals: readonly Aval[],
+  label: string,
+): TracedProgram {
+  const placeholders = avals.map((aval) => Node.placeholder(aval));
+  const args = treeUnflatten(treedef, placeholders.map(tensorOf)) as never[];
+  const out = whileTracing(() => fn(...args));
+
+  const { leaves, treedef: outTreedef } = treeFlatten(out);
+  const outNodes = leaves.map((t) => t.node);
+  const schedule = scheduleGraph(outNodes, (node) => node.kind !== "op" || node.realized);
+
+  const known = new Set(placeholders);
+  const constants = schedule.boundary.filter((n) => n.kind !== "placeholder");
+  for (const node of schedule.boundary) {
+    if (node.kind === "placeholder" && !known.has(node)) {
+      throw new TracerError(`compile: ${label} returned a value traced by another compiled function; return only values computed from this call's arguments`);
+    }
+  }
+
+  const { program, slots } = buildProgram(schedule.order, [...placeholders, ...constants]);
+  debugLog(2, () => `traced ${label}:\n${formatGraph(schedule.order, [...placeholders, ...constants], outNodes)}`);
+  return {
+    program,
+    constants: constants.map((n) => n.buffer as Storage),
+    outputSlots: outNodes.map((n) => slots.get(n) as number),
+    outputAvals: outNodes.map((n) => ({ shape: n.shape, dtype: n.dtype })),
+    outTreedef,
+    opCount: schedule.order.length,
+  };
+}
