@@ -85,6 +85,10 @@ function narrowInt64(values: ArrayLike<number | boolean | bigint>, op: string): 
   const out = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
+    // BigInt() throws a RangeError on NaN and infinities, so those are rejected here first.
+    if (typeof v !== "bigint" && !Number.isFinite(Number(v))) {
+      throw new DTypeError(`${op}: int64 value ${Number(v)} at index ${i} is not a finite number; int64 elements must be integers`);
+    }
     const n = typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v)));
     if (n < BigInt(int32Min) || n > BigInt(int32Max)) {
       throw new DTypeError(`${op}: int64 value ${n} at index ${i} does not fit in int32 [${int32Min}, ${int32Max}]; nabla-ts stores integers as int32`);
