@@ -92,7 +92,14 @@ export function scheduleSignature(schedule: Schedule): string {
   for (const node of schedule.order) {
     index.set(node, index.size);
     const args = node.inputs.map((i) => index.get(i)).join(",");
-    parts.push(`${node.prim}${JSON.stringify(node.params)}(${args}):${node.dtype}[${node.shape.join(",")}]`);
+    parts.push(`${node.prim}${JSON.stringify(node.params, exactNumber)}(${args}):${node.dtype}[${node.shape.join(",")}]`);
   }
   return parts.join(";");
+}
+
+/** JSON replacer that keeps NaN, the infinities and -0 apart, which plain JSON writes as null or 0. */
+function exactNumber(_key: string, value: unknown): unknown {
+  if (typeof value !== "number") return value;
+  if (Object.is(value, -0)) return "-0";
+  return Number.isFinite(value) ? value : String(value);
 }
