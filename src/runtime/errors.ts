@@ -35,3 +35,27 @@ export class InternalError extends NablaError {
     super(message.startsWith("internal:") ? message : `internal: ${message}`);
   }
 }
+
+/** A device memory request that cannot be met: out of capacity, or a free of an unknown range. */
+export class DeviceMemoryError extends NablaError {}
+
+/**
+ * A step of a mesh program that failed on a device: a kernel or step threw, or the device's worker exited.
+ * `device` is the mesh device where the fault started, `program` the program's name and `step` the index
+ * of the failing step in that device's step list (-1 when the fault happened outside any step).
+ */
+export class DeviceError extends NablaError {
+  readonly device: number;
+  readonly program: string;
+  readonly step: number;
+
+  constructor(message: string, device: number, program: string, step: number) {
+    super(message);
+    this.device = device;
+    this.program = program;
+    this.step = step;
+  }
+}
+
+/** A device that did not reach a barrier or finish its program within the mesh's timeout. */
+export class TimeoutError extends DeviceError {}
