@@ -43,3 +43,4 @@ export { grad, valueAndGrad, vjp, type GradOptions } from "./autograd/transforms
 export { jvp } from "./autograd/forward.js";
 export { compile, type CompileOptions, type CompiledFunction } from "./compiler/compile.js";
 export { CompileStats } from "./compiler/stats.js";
+export * as nn from "./nn/index.js";
