@@ -1,6 +1,7 @@
 // Public reductions: sum, mean, max, min, prod, var, argmax, argmin, logsumexp, softmax, logSoftmax.
 
 import { bind } from "../core/bind.js";
+import { zeros } from "../core/creation.js";
 import { floatTypeFor } from "../core/dtype.js";
 import { normalizeAxes, normalizeAxis, sizeOf } from "../core/shape.js";
 import type { Tensor } from "../core/tensor.js";
@@ -91,7 +92,10 @@ export const argmax = (x: Tensor, arg?: number | ArgReduceOptions): Tensor => ar
 export const argmin = (x: Tensor, arg?: number | ArgReduceOptions): Tensor => argReduce("argmin", x, arg);
 
 /** The maximum along the axes, held constant for differentiation and replaced by 0 where it is infinite. */
-function stableShift(x: Tensor, axis: number | readonly number[] | null | undefined): Tensor {
+function stableShift(op: string, x: Tensor, axis: number | readonly number[] | null | undefined): Tensor {
+  // An empty axis has no maximum; any finite shift works because the sum over it is 0.
+  const axes = normalizeAxes(op, axis, x.ndim);
+  if (axes.some((a) => x.shape[a] === 0)) return zeros(keptShape(x.shape, axes), { dtype: x.dtype });
   const m = stopGradient(max(x, { axis, keepdims: true }));
   return where(less(abs(m), Infinity), m, 0);
 }
@@ -100,7 +104,7 @@ function stableShift(x: Tensor, axis: number | readonly number[] | null | undefi
 export function logsumexp(x: Tensor, arg?: ReduceArg): Tensor {
   const { axis, keepdims = false } = reduceOptions(arg);
   const float = castTo(x, floatTypeFor(x.dtype));
-  const shift = stableShift(float, axis);
+  const shift = stableShift("logsumexp", float, axis);
   const summed = log(sum(exp(sub(float, shift)), { axis, keepdims: true }));
   const out = add(summed, shift);
   if (keepdims) return out;
@@ -117,7 +121,7 @@ function softmaxAxis(axis: number | undefined, op: string): number {
 export function softmax(x: Tensor, axis?: number): Tensor {
   const a = softmaxAxis(axis, "softmax");
   const float = castTo(x, floatTypeFor(x.dtype));
-  const e = exp(sub(float, stableShift(float, a)));
+  const e = exp(sub(float, stableShift("softmax", float, a)));
   return div(e, sum(e, { axis: a, keepdims: true }));
 }
 

@@ -167,6 +167,17 @@ describe("var, logsumexp, softmax", () => {
     expectClose(nb.logSoftmax(t).toArray(), nb.log(nb.softmax(t)).toArray(), { rtol: 1e-12 });
   });
 
+  it("logsumexp over an empty axis is -Infinity", () => {
+    expect(nb.logsumexp(nb.zeros([0])).item()).toBe(-Infinity);
+    expect(nb.logsumexp(nb.zeros([2, 0]), 1).tolist()).toEqual([-Infinity, -Infinity]);
+    expect(nb.logsumexp(nb.zeros([2, 0]), 0).shape).toEqual([0]);
+  });
+
+  it("softmax and logSoftmax of an empty axis are empty", () => {
+    expect(nb.softmax(nb.zeros([3, 0])).shape).toEqual([3, 0]);
+    expect(nb.logSoftmax(nb.zeros([0, 3]), 0).shape).toEqual([0, 3]);
+  });
+
   it("softmax of int input is float32", () => {
     expect(nb.softmax(nb.tensor([1, 2], { dtype: "int32" })).dtype).toBe("float32");
   });
