@@ -130,6 +130,26 @@ describe("primitive gradient table", () => {
     checkGradients(f, wrt.map((i) => inputs[i]), rng, c);
   });
 
+  // VJP rules are written with differentiable ops, so x -> u^T J(x) must itself match finite differences.
+  it.each(differentiable)("%s VJP rule is differentiable", (name) => {
+    const c = cases[name] as DiffCase<PrimitiveName>;
+    const rng = new Rng(seedOf(name) ^ 0x5eed);
+    const inputs = c.inputs(rng);
+    const wrt = c.wrt ?? inputs.map((_, i) => i);
+    const f = (...diff: Tensor[]): Tensor => {
+      const all = [...inputs];
+      wrt.forEach((position, i) => (all[position] = diff[i]));
+      return apply(name, all, c.params);
+    };
+    const out = f(...wrt.map((i) => inputs[i]));
+    const u = nb.cast(randn(rng, out.shape), out.dtype);
+    const cotangents = (...diff: Tensor[]): Tensor => {
+      const [, pull] = nb.vjp(f, ...diff);
+      return nb.concat((pull(u) as Tensor[]).map((g) => nb.flatten(g)));
+    };
+    checkGradients(cotangents, wrt.map((i) => inputs[i]), rng, c);
+  });
+
   it.each(nonDifferentiable)("%s has no gradient", (name) => {
     const c = cases[name] as NoGradCase<PrimitiveName>;
     const rng = new Rng(seedOf(name));
