@@ -2,6 +2,7 @@
 
 import type { Aval } from "../core/node.js";
 import { treedefToString, type TreeDef } from "../core/pytree.js";
+import { exactNumber } from "../core/schedule.js";
 
 export interface CacheKey {
   readonly structure: string;
@@ -19,7 +20,7 @@ export function describeLeaf(aval: Aval): string {
 function describeStatic(value: unknown): string {
   if (typeof value === "function") return `fn:${value.name || "anonymous"}`;
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(value, exactNumber) ?? String(value);
   } catch {
     return String(value);
   }

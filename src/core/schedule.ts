@@ -98,7 +98,7 @@ export function scheduleSignature(schedule: Schedule): string {
 }
 
 /** JSON replacer that keeps NaN, the infinities and -0 apart, which plain JSON writes as null or 0. */
-function exactNumber(_key: string, value: unknown): unknown {
+export function exactNumber(_key: string, value: unknown): unknown {
   if (typeof value !== "number") return value;
   if (Object.is(value, -0)) return "-0";
   return Number.isFinite(value) ? value : String(value);

@@ -175,3 +175,17 @@ describe("eager program cache", () => {
     expect(a).not.toBe(b);
   });
 });
+
+describe("cache key", () => {
+  test("static infinities and NaN stay distinct", () => {
+    let traces = 0;
+    const f = nb.compile((a: nb.Tensor, bound: number) => {
+      traces++;
+      return nb.clip(a, bound);
+    }, { staticArgnums: [1] });
+    const a = nb.tensor([-2, 0, 2]);
+    expect(f(a, -Infinity).tolist()).toEqual([-2, 0, 2]);
+    expect(f(a, Infinity).tolist()).toEqual([Infinity, Infinity, Infinity]);
+    expect(traces).toBe(2);
+  });
+});
