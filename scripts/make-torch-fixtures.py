@@ -3,7 +3,7 @@
 
 Run from the repository root with a Python that has torch:
     /usr/bin/python3 scripts/make-torch-fixtures.py
-Each file holds fixed parameters and inputs, PyTorch's outputs, and the gradients of
+Each file contains fixed parameters and inputs, PyTorch's outputs, and the gradients of
 sum(output * cotangent) with respect to the parameters (PyTorch names) and the float inputs.
 
 Parameters and inputs are drawn in float32, so they are exact in either precision, and PyTorch

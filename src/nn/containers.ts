@@ -25,7 +25,7 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
     return this;
   }
 
-  /** The module at `index`; negative indices count from the end. */
+  /** Returns the module at `index`; negative indices count from the end. */
   at(index: number): M {
     const n = this.length;
     const i = index < 0 ? index + n : index;

@@ -14,7 +14,7 @@ export interface InitOptions {
 
 export type Nonlinearity = "linear" | "identity" | "sigmoid" | "tanh" | "relu" | "leakyRelu" | "selu";
 
-/** The recommended gain for a nonlinearity, as torch.nn.init.calculate_gain; `param` is the leaky ReLU slope. */
+/** Returns the recommended gain for a nonlinearity, as torch.nn.init.calculate_gain; `param` is the leaky ReLU slope. */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   switch (nonlinearity) {
     case "linear":

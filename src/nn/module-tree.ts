@@ -8,9 +8,9 @@ import { Parameter } from "./parameter.js";
 import { listItemKind, moduleState, newModuleState, slotsOf, type HasModuleState, type SlotKind } from "./slots.js";
 
 /**
- * The static part of a module tree. The whole tree under the flattened module is one pytree node,
- * so a module or tensor that appears twice (tied weights, a layer kept in a list and in a field)
- * is one leaf set plus an alias, and rebuilding keeps the sharing.
+ * The static part of a module tree. The whole tree under the flattened module is one pytree node.
+ * A module or tensor that appears twice (tied weights, a layer kept in a list and in a field)
+ * becomes one set of leaves plus an alias, so rebuilding keeps the sharing.
  */
 interface ModuleDef {
   readonly proto: object;
@@ -60,6 +60,10 @@ class Flattener {
   }
 }
 
+function slotKindOf(entry: Exclude<EntryDef, { kind: "static" }>): SlotKind {
+  return entry.kind === "leaf" || entry.kind === "alias" ? entry.slot : entry.kind;
+}
+
 class Builder {
   readonly #built = new Map<string, unknown>();
   #next = 0;
@@ -75,7 +79,7 @@ class Builder {
 
     for (const entry of def.entries) {
       const value = this.#value(entry, join(path, entry.name));
-      if (entry.kind !== "static") state.declared.set(entry.name, entry.kind === "leaf" ? entry.slot : entry.kind === "alias" ? entry.slot : entry.kind);
+      if (entry.kind !== "static") state.declared.set(entry.name, slotKindOf(entry));
       Object.defineProperty(module, entry.name, { value, enumerable: true, writable: true, configurable: true });
     }
     return module;
@@ -140,7 +144,7 @@ function isModuleDef(aux: unknown): aux is ModuleDef {
   return typeof aux === "object" && aux !== null && "entries" in aux && "proto" in aux;
 }
 
-/** The dotted names of a module's leaves in flatten order, with whether each is a parameter. */
+/** Lists the dotted names of a module's leaves in flatten order, with whether each is a parameter. */
 export function moduleLeafNames(aux: unknown): { name: string; trainable: boolean }[] | undefined {
   if (!isModuleDef(aux)) return undefined;
   const out: { name: string; trainable: boolean }[] = [];
@@ -171,8 +175,8 @@ registerPytreeNode(Module, {
 });
 
 /**
- * A deep copy with new parameter handles holding the same values; buffers and constants are shared,
- * which is safe because tensor data is never mutated in place.
+ * Copies a module deeply, with new parameter handles on the same values. Buffers and constants are
+ * shared, which is safe because tensor data is never mutated in place.
  */
 export function cloneModule<M extends Module>(module: M): M {
   const { leaves, treedef } = treeFlatten(module);

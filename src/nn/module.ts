@@ -27,10 +27,10 @@ export interface LoadStateDictResult {
 }
 
 /**
- * Base class of layers and models. Fields that hold a Parameter, a Module or an array of modules
- * (or parameters) are registered when they are read, in assignment order; registerParameter,
- * registerBuffer and registerModule register explicitly. A plain Tensor field is a constant unless
- * it is registered as a buffer.
+ * Base class of layers and models. Fields that contain a Parameter, a Module or an array of modules
+ * (or parameters) are discovered whenever the module is walked, in assignment order. The methods
+ * registerParameter, registerBuffer and registerModule register explicitly. A plain Tensor field
+ * is a constant unless it is registered as a buffer.
  *
  * Calling convention: subclasses implement `forward`, callers use `model.call(x)`, which runs
  * `forward` with the same arguments and types. Modules are pytrees: parameters and buffers are the
@@ -52,7 +52,7 @@ export class Module {
     return this[moduleState].training;
   }
 
-  /** The computation of the module; subclasses override it. */
+  /** Computes the module's output; subclasses override it. */
   forward(..._args: never[]): unknown {
     throw new NotSupportedError(`${this.constructor.name}.forward is not defined; override forward in the subclass, or call the submodules directly`);
   }
@@ -63,7 +63,8 @@ export class Module {
   }
 
   registerParameter(name: string, value: Tensor | null): void {
-    this.declareMember(name, "parameter", value === null ? null : value instanceof Parameter ? value : new Parameter(value));
+    const parameter = value === null || value instanceof Parameter ? value : new Parameter(value);
+    this.declareMember(name, "parameter", parameter);
   }
 
   /** Registers a tensor that is saved and loaded with the state but never trained (for example running statistics). */

@@ -1,10 +1,9 @@
 // Field discovery for Module: which own fields are parameters, buffers, submodules or lists of them.
 
-import { Tensor } from "../core/tensor.js";
 import { ValueError } from "../runtime/errors.js";
 import { Parameter } from "./parameter.js";
 
-/** How a field takes part in the module tree; "list" is an array of modules and parameters. */
+/** The role of a field in the module tree; "list" is an array of modules and parameters. */
 export type SlotKind = "parameter" | "buffer" | "module" | "list";
 
 /** Per-instance bookkeeping, kept under a symbol so that it never shows up among the fields. */
@@ -79,6 +78,3 @@ export function listItemKind(item: unknown): "module" | "parameter" {
   return isModuleLike(item) ? "module" : "parameter";
 }
 
-export function isTensor(value: unknown): value is Tensor {
-  return value instanceof Tensor;
-}

@@ -77,15 +77,15 @@ describe("Module registration", () => {
   it("parameter handle survives a step", () => {
     nb.random.seed(1);
     const layer = new nn.Linear(3, 2);
-    const held = layer.weight;
-    const before = Array.from(held.toArray());
+    const weightHandle = layer.weight;
+    const before = Array.from(weightHandle.toArray());
     const optimizer = new nn.optim.SGD(layer, { lr: 0.1 });
     layer.call(nb.random.normal([2, 3])).sum().backward();
     const returned = optimizer.step();
     expect(returned).toBe(layer);
-    expect(layer.weight).toBe(held);
-    expect(Array.from(held.toArray())).not.toEqual(before);
-    expect(held.requiresGrad).toBe(true);
+    expect(layer.weight).toBe(weightHandle);
+    expect(Array.from(weightHandle.toArray())).not.toEqual(before);
+    expect(weightHandle.requiresGrad).toBe(true);
   });
 });
 

@@ -25,7 +25,7 @@ type Run = (module: nb.nn.Module, inputs: Record<string, nb.Tensor>, fixture: Mo
 type FloatType = "float32" | "float64";
 
 /**
- * Tolerances per precision; the fixtures are float64 answers for float32-exact inputs. In float32,
+ * Tolerances per precision; the fixtures are float64 results for float32-exact inputs. In float32,
  * rounding of intermediate results leaves absolute errors near 1e-6 of a tensor's largest
  * magnitude (PyTorch's own float32 query gradient in mha_bool_attn_mask is off by 7.4e-7 of it),
  * so entries below 20% of that magnitude are held to 2e-6 of it.

@@ -12,7 +12,7 @@ import { ShapeError } from "../../runtime/errors.js";
 import { dropout } from "./layers.js";
 
 /**
- * Turns a mask into an additive float mask: a float mask passes through (cast to `dtype`); in a
+ * Converts a mask into an additive float mask. A float mask passes through, cast to `dtype`. In a
  * bool mask, entries equal to `blocked` become -Infinity and the others 0.
  */
 export function additiveMask(mask: Tensor, dtype: DType, blocked: boolean): Tensor {
@@ -20,7 +20,7 @@ export function additiveMask(mask: Tensor, dtype: DType, blocked: boolean): Tens
   return where(blocked ? mask : mask.logicalNot(), scalar(-Infinity, dtype), scalar(0, dtype));
 }
 
-/** An [L, S] additive mask that lets query i attend to keys 0..i only (-Infinity above the diagonal). */
+/** Builds an [L, S] additive mask that lets query i attend to keys 0..i only (-Infinity above the diagonal). */
 export function causalMask(queryLength: number, keyLength: number, dtype: DType = "float32"): Tensor {
   const above = greater(reshape(arange(keyLength), [1, keyLength]), reshape(arange(queryLength), [queryLength, 1]));
   return additiveMask(above, dtype, true);
@@ -36,7 +36,7 @@ export interface AttentionOptions {
   /** Additive float mask, or bool mask where true means the pair takes part (PyTorch's scaled_dot_product_attention convention). */
   readonly attnMask?: Tensor | null;
   readonly dropoutP?: number;
-  /** Adds a causal mask (query i sees keys 0..i). */
+  /** Adds a causal mask (query i attends to keys 0..i only). */
   readonly isCausal?: boolean;
   /** Factor applied to q k^T; 1 / sqrt(headDim) by default. */
   readonly scale?: number;

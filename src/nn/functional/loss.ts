@@ -71,22 +71,22 @@ function indexTargets(logProbs: Tensor, target: Tensor, axis: number, smoothing:
     );
   }
   const ignoreIndex = options.ignoreIndex ?? -100;
-  const kept = notEqual(target, ignoreIndex);
+  const counted = notEqual(target, ignoreIndex);
   // Ignored positions may hold an out-of-range index, so they gather class 0 and are masked afterwards.
-  const safeTarget = where(kept, target, 0);
+  const safeTarget = where(counted, target, 0);
   const picked = sum(where(classMask(safeTarget, logProbs.shape[axis], axis), logProbs, 0), axis);
   let loss = neg(picked);
   if (smoothing > 0) {
     const uniformTerm = neg(mean(logProbs, axis));
     loss = add(mul(loss, 1 - smoothing), mul(uniformTerm, smoothing));
   }
-  loss = where(kept, loss, 0);
+  loss = where(counted, loss, 0);
   if ((options.reduction ?? "mean") !== "mean") return reduce(loss, options.reduction, "crossEntropyLoss");
   // The mean runs over the targets that are not ignored; all ignored gives NaN, as in PyTorch.
-  return div(sum(loss), sum(cast(kept, logProbs.dtype)));
+  return div(sum(loss), sum(cast(counted, logProbs.dtype)));
 }
 
-/** A bool mask, true where the class index along `axis` equals the target; broadcasts against the logits. */
+/** Builds a bool mask, true where the class index along `axis` equals the target; broadcasts against the logits. */
 function classMask(target: Tensor, classes: number, axis: number): Tensor {
   const shape = Array.from({ length: target.ndim + 1 }, (_, i) => (i === axis ? classes : 1));
   return equal(unsqueeze(target, axis), reshape(arange(classes), shape));

@@ -24,7 +24,7 @@ export interface MultiHeadAttentionCallOptions {
   readonly keyPaddingMask?: Tensor | null;
   /** [L, S] or [B * numHeads, L, S]: bool where true blocks the pair, or an additive float mask. */
   readonly attnMask?: Tensor | null;
-  /** Adds a causal mask (query i sees keys 0..i), combined with attnMask when both are given. */
+  /** Adds a causal mask (query i attends to keys 0..i only), combined with attnMask when both are given. */
   readonly isCausal?: boolean;
   /** With forwardWithWeights: average the weights over the heads (default true) or return them per head. */
   readonly averageAttnWeights?: boolean;
@@ -105,7 +105,7 @@ export class MultiHeadAttention extends Module {
     return swapAxes(reshape(linear(x, w, b), [B, T, this.numHeads, this.headDim]), 1, 2);
   }
 
-  /** The additive mask of shape broadcastable to [B, H, L, S], or null. */
+  /** Builds the additive mask, broadcastable to [B, H, L, S], or returns null when no mask applies. */
   private buildMask(options: MultiHeadAttentionCallOptions, B: number, L: number, S: number, dtype: Tensor["dtype"]): Tensor | null {
     let mask: Tensor | null = null;
     if (options.attnMask !== undefined && options.attnMask !== null) {

@@ -19,7 +19,7 @@ export function splitKey(key: Tensor | undefined, n: number): (Tensor | undefine
   return key === undefined ? new Array<undefined>(n).fill(undefined) : random.split(key, n);
 }
 
-/** A zero-filled parameter, to be initialised in place by nn.init. */
+/** Creates a zero-filled parameter, to be initialised in place by nn.init. */
 export function emptyParameter(shape: readonly number[], dtype: DType = "float32"): Parameter {
   return new Parameter(zeros(shape, { dtype }));
 }

@@ -92,7 +92,7 @@ export class TransformerEncoderLayer extends Module {
 }
 
 /**
- * A stack of encoder layers with an optional final norm. Given a layer, it holds `numLayers` copies
+ * A stack of encoder layers with an optional final norm. Given a layer, it contains `numLayers` copies
  * with the same initial values (as PyTorch deep-copies); given a factory, each layer is fresh.
  */
 export class TransformerEncoder extends Module {

@@ -41,6 +41,11 @@ export function adamwInit(params: unknown): AdamState {
 
 export const adamInit = adamwInit;
 
+/** lr * factor, computed on the host when lr is a number so that float64 parameters keep full precision. */
+function scaleLr(lr: Operand, factor: number): Operand {
+  return typeof lr === "number" ? lr * factor : mul(lr, factor);
+}
+
 function checkBetas(op: string, betas: readonly [number, number]): void {
   if (!betas.every((b) => b >= 0 && b < 1)) throw new ValueError(`${op}: betas must be in [0, 1), got [${betas.join(", ")}]`);
 }
@@ -59,7 +64,7 @@ function adamUpdateImpl<P>(op: string, decoupled: boolean, params: P, grads: unk
     const hyper = {
       stepSize: div(lr64, sub(1, pow(scalar(betas[0], "float64"), step))),
       biasCorrection2Sqrt: sqrt(sub(1, pow(scalar(betas[1], "float64"), step))),
-      decoupledDecay: !decoupled ? 0 : typeof lr64 === "number" ? lr64 * weightDecay : mul(lr64, weightDecay),
+      decoupledDecay: decoupled ? scaleLr(lr64, weightDecay) : 0,
       l2: decoupled ? 0 : weightDecay,
       beta1: betas[0],
       beta2: betas[1],
@@ -83,7 +88,7 @@ function adamUpdateImpl<P>(op: string, decoupled: boolean, params: P, grads: unk
 }
 
 /**
- * One AdamW step (decoupled weight decay, default 0.01, as torch.optim.AdamW). Returns
+ * Applies one AdamW step (decoupled weight decay, default 0.01, as torch.optim.AdamW). Returns
  * `[newParams, newState]` with `newParams` shaped like `params`; buffers pass through unchanged.
  * Nothing is realized, so it can run inside compile with `lr` a traced scalar.
  */
@@ -91,7 +96,7 @@ export function adamwUpdate<P>(params: P, grads: unknown, state: AdamState, opti
   return adamUpdateImpl("adamwUpdate", true, params, grads, state, options);
 }
 
-/** One Adam step; weightDecay (default 0) is an L2 penalty added to the gradient, as torch.optim.Adam. */
+/** Applies one Adam step; weightDecay (default 0) is an L2 penalty added to the gradient, as torch.optim.Adam. */
 export function adamUpdate<P>(params: P, grads: unknown, state: AdamState, options: AdamOptions = {}): [P, AdamState] {
   return adamUpdateImpl("adamUpdate", false, params, grads, state, options);
 }
@@ -121,7 +126,7 @@ export function checkSgdOptions(op: string, options: SgdOptions): void {
   }
 }
 
-/** One SGD step with optional momentum, dampening, Nesterov momentum and weight decay, as torch.optim.SGD. */
+/** Applies one SGD step with optional momentum, dampening, Nesterov momentum and weight decay, as torch.optim.SGD. */
 export function sgdUpdate<P>(params: P, grads: unknown, state: SgdState, options: SgdOptions): [P, SgdState] {
   checkSgdOptions("sgdUpdate", options);
   const { leaves, treedef } = namedLeaves(params);

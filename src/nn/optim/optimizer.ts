@@ -6,7 +6,7 @@ import { realize, Tensor } from "../../core/tensor.js";
 import { ValueError } from "../../runtime/errors.js";
 import { Module } from "../module.js";
 
-/** What an optimizer trains: a module, an array of parameters or a record of named parameters. */
+/** The parameters an optimizer trains: a module, an array of parameters or a record of named parameters. */
 export type ParameterSource = Module | readonly Tensor[] | Readonly<Record<string, Tensor>>;
 
 /** Per-parameter state: the step count and named tensors (moments, momentum buffers). */
@@ -50,7 +50,7 @@ export abstract class Optimizer<S extends ParameterSource = ParameterSource> {
     this.lr = lr;
   }
 
-  /** The trained parameters by name, read afresh on every step. */
+  /** Returns the trained parameters by name; they are read afresh on every step. */
   namedParameters(): [string, Tensor][] {
     return namedParametersOf(this.#target);
   }

@@ -47,12 +47,14 @@ export interface SgdHyper {
   readonly first: boolean | Tensor;
 }
 
-/** One SGD step as torch.optim.SGD: d = g + wd p; b <- mu b + (1 - dampening) d (b = d at first); p <- p - lr (nesterov ? d + mu b : b). */
+/** Applies one SGD step as torch.optim.SGD: d = g + wd p; b <- mu b + (1 - dampening) d (b = d at first); p <- p - lr (nesterov ? d + mu b : b). */
 export function sgdRule(p: Tensor, g: Tensor, buffer: Tensor, h: SgdHyper): [Tensor, Tensor] {
   const d = h.weightDecay === 0 ? g : add(g, mul(p, h.weightDecay));
   if (h.momentum === 0) return [sub(p, mul(d, like(h.lr, p))), buffer];
   const running = add(mul(buffer, h.momentum), mul(d, 1 - h.dampening));
-  const b = h.first === true ? d : h.first === false ? running : where(h.first, d, running);
+  let b = running;
+  if (h.first === true) b = d;
+  else if (h.first !== false) b = where(h.first, d, running);
   const direction = h.nesterov ? add(d, mul(b, h.momentum)) : b;
   return [sub(p, mul(direction, like(h.lr, p))), b];
 }

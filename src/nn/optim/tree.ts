@@ -43,7 +43,7 @@ function nameLeaves(def: TreeDef, path: string, trainable: boolean, out: { name:
   }
 }
 
-/** The tensor leaves of `tree` with their names, plus the structure to rebuild it. */
+/** Flattens `tree` into named tensor leaves, plus the structure to rebuild it. */
 export function namedLeaves(tree: unknown): { leaves: NamedLeaf[]; treedef: TreeDef } {
   const { leaves, treedef } = treeFlatten(tree);
   const names: { name: string; trainable: boolean }[] = [];
@@ -54,7 +54,7 @@ export function namedLeaves(tree: unknown): { leaves: NamedLeaf[]; treedef: Tree
   };
 }
 
-/** The gradient leaves, checked against the parameter leaves one by one. */
+/** Flattens `grads` and checks each leaf against the parameter leaf at the same position. */
 export function matchingGrads(op: string, params: readonly NamedLeaf[], grads: unknown): Tensor[] {
   const { leaves } = treeFlatten(grads);
   if (leaves.length !== params.length) {
