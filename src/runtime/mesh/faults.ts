@@ -1,0 +1,51 @@
+// Turns the fault record of an aborted run into the one typed error its caller receives.
+
+import { DeviceError, InternalError, TimeoutError } from "../errors.js";
+import { FaultKind, Header, type ControlBlock } from "./control.js";
+import type { Program } from "./program.js";
+
+export interface RunFailure {
+  readonly program: Program;
+  readonly timeoutMs: number;
+  /** Devices whose workers were terminated because they did not stop after the abort. */
+  readonly terminated: readonly number[];
+}
+
+const unchanged = "The run was aborted on every device and changed no buffer that existed before it";
+
+export function faultError(control: ControlBlock, failure: RunFailure): DeviceError {
+  const i32 = control.i32;
+  const kind = Atomics.load(i32, Header.FaultKind) as FaultKind;
+  const device = Atomics.load(i32, Header.FaultDevice);
+  const step = Atomics.load(i32, Header.FaultStep);
+  const peer = Atomics.load(i32, Header.FaultPeer);
+  const text = control.faultText();
+  const name = failure.program.name;
+  const stepName = (d: number) => describeStep(failure.program, d, step);
+  const replaced = failure.terminated.length === 0 ? "" : `; the workers of device ${failure.terminated.join(", ")} were terminated and are replaced for the next run`;
+  switch (kind) {
+    case FaultKind.Threw:
+      return new DeviceError(`program "${name}" failed on device ${device} at ${stepName(device)}: ${text}. ${unchanged}; fix the failing step and run again`, device, name, step);
+    case FaultKind.BarrierTimeout:
+      return new TimeoutError(
+        `program "${name}" timed out after ${failure.timeoutMs} ms: device ${device} waited at ${stepName(device)} for device ${peer}, which never arrived${replaced}. ${unchanged}; raise the mesh timeoutMs if device ${peer}'s steps are slow`,
+        peer, name, step,
+      );
+    case FaultKind.WorkerExit:
+      return new DeviceError(`program "${name}": the worker of device ${device} exited during ${stepName(device)} (${text}). ${unchanged}; a new worker takes over the device for the next run`, device, name, step);
+    case FaultKind.RunTimeout:
+      return new TimeoutError(
+        `program "${name}": device ${device} did not finish ${stepName(device)} within the ${failure.timeoutMs} ms timeout${replaced}. ${unchanged}; raise the mesh timeoutMs for longer programs`,
+        device, name, step,
+      );
+    case FaultKind.None:
+      throw new InternalError(`program "${name}" was aborted without a fault record`);
+    default:
+      return kind satisfies never;
+  }
+}
+
+function describeStep(program: Program, device: number, step: number): string {
+  const kind = program.devices[device]?.steps[step]?.kind;
+  return kind === undefined ? "the start of the run" : `step ${step} (${kind})`;
+}

@@ -1,0 +1,259 @@
+// The mesh runtime on the main thread: device memories, executors, program loading and runs.
+
+import type { Piscina } from "piscina";
+import { DeviceMemory } from "../device/memory.js";
+import { ValueError } from "../errors.js";
+import { Command, ControlBlock, controlLayout, DeviceState, FaultKind, Header, Slot } from "./control.js";
+import { ExecutorSet, describe, type ExecutorHandle } from "./executors.js";
+import { faultError } from "./faults.js";
+import { encodeDeviceProgram } from "./messages.js";
+import { createPool } from "./pool.js";
+import { bindingCount, type Program } from "./program.js";
+import { MeshTopology } from "./topology.js";
+import { validateProgram } from "./validate.js";
+import { waitAsync } from "./wait.js";
+
+export interface MeshRuntimeOptions {
+  /** Milliseconds a run may take, and the bound on every wait inside it. Default 30 000. */
+  readonly timeoutMs?: number;
+  /** Worker threads in the pool; at least the device count, which is the default. */
+  readonly threads?: number;
+  /** Maximum bytes of each device memory. Default 1 GiB. */
+  readonly capacityBytes?: number;
+  /** Largest number of bindings (inputs, outputs, temporaries) of one device program. Default 256. */
+  readonly maxBindings?: number;
+  /**
+   * Milliseconds the main thread blocks in Atomics.wait for a run before it yields to the event loop.
+   * Short runs finish inside this window with the lowest latency. Default 2.
+   */
+  readonly blockingWaitMs?: number;
+  /** Milliseconds devices get to leave an aborted run before their workers are terminated. Default 1000. */
+  readonly stopGraceMs?: number;
+}
+
+/** A program loaded into a mesh; pass it to run. */
+export interface ProgramHandle {
+  readonly id: number;
+  readonly program: Program;
+}
+
+/** Extra milliseconds after the deadline before the main thread records a timeout itself, so that a worker's barrier timeout (which names the late peer) is recorded first. */
+const recordGraceMs = 100;
+
+export class MeshRuntime {
+  readonly topology: MeshTopology;
+  readonly memories: readonly DeviceMemory[];
+  readonly timeoutMs: number;
+  readonly #pool: Piscina;
+  readonly #control: ControlBlock;
+  readonly #executors: ExecutorSet;
+  readonly #encoded = new Map<number, Uint8Array[]>();
+  readonly #blockingWaitMs: number;
+  readonly #stopGraceMs: number;
+  #nextProgram = 1;
+  #runs = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+  #disposed = false;
+  /** Devices whose executor ended during the current run, so they will never report done. */
+  #lost: Set<number> | undefined;
+
+  constructor(shape: readonly number[], axisNames: readonly string[], options: MeshRuntimeOptions = {}) {
+    this.topology = new MeshTopology(shape, axisNames);
+    const devices = this.topology.deviceCount;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.#blockingWaitMs = options.blockingWaitMs ?? 2;
+    this.#stopGraceMs = options.stopGraceMs ?? 1000;
+    this.#pool = createPool(devices, options.threads ?? devices);
+    const layout = controlLayout(devices, options.maxBindings ?? 256);
+    this.#control = new ControlBlock(new SharedArrayBuffer(layout.bytes), layout);
+    this.memories = Array.from({ length: devices }, (_, d) => new DeviceMemory({ device: `cpu:${d}`, capacityBytes: options.capacityBytes ?? 2 ** 30 }));
+    this.#executors = new ExecutorSet(this.#pool, this.#control, {
+      shape: this.topology.shape, axisNames: this.topology.axisNames, memories: this.memories.map((m) => m.memory),
+      control: this.#control.i32.buffer as SharedArrayBuffer, layout, idleWaitMs: 1000,
+    });
+    this.#executors.onExit = (handle) => this.#onExecutorExit(handle);
+    this.#executors.startMissing();
+  }
+
+  get pool(): Piscina {
+    return this.#pool;
+  }
+
+  /** Validates and encodes `program`; each executor receives it before its first run. */
+  load(program: Program): ProgramHandle {
+    this.#checkOpen();
+    validateProgram(program, this.topology);
+    for (const [device, part] of program.devices.entries()) {
+      if (bindingCount(part) > this.#control.layout.maxBindings) {
+        throw new ValueError(`program "${program.name}" device ${device} has ${bindingCount(part)} bindings but this mesh allows ${this.#control.layout.maxBindings}; raise maxBindings`);
+      }
+    }
+    const id = this.#nextProgram++;
+    this.#encoded.set(id, program.devices.map(encodeDeviceProgram));
+    return { id, program };
+  }
+
+  /** Drops a program from this runtime and from every executor's cache. */
+  unload(handle: ProgramHandle): void {
+    if (!this.#encoded.delete(handle.id)) return;
+    for (let device = 0; device < this.topology.deviceCount; device++) {
+      const executor = this.#executors.get(device);
+      if (executor?.programs.delete(handle.id) === true) executor.port.postMessage({ kind: "forget", id: handle.id });
+    }
+  }
+
+  /**
+   * Runs a loaded program with each device's input byte offsets, and resolves to each device's fresh
+   * output offsets, which the caller owns and frees. Runs of one mesh execute one at a time in call
+   * order. A failed run rejects with one DeviceError or TimeoutError and frees its outputs.
+   */
+  run(handle: ProgramHandle, inputs: readonly (readonly number[])[]): Promise<number[][]> {
+    const result = this.#queue.then(() => this.#run(handle, inputs));
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Stops every executor and the pool; the memories stay readable. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await this.#queue;
+    await this.#executors.stop(this.#stopGraceMs);
+    await this.#pool.destroy();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  async #run(handle: ProgramHandle, inputs: readonly (readonly number[])[]): Promise<number[][]> {
+    this.#checkOpen();
+    const program = handle.program;
+    this.#checkInputs(handle, inputs);
+    await this.#executors.ready(Date.now() + this.timeoutMs);
+    const outputs = program.devices.map((part, d) => part.outputs.map((bytes) => this.memories[d].alloc(bytes)));
+    const temps = program.devices.map((part, d) => part.temps.map((bytes) => this.memories[d].alloc(bytes)));
+    try {
+      this.#send(handle);
+      this.#ring(handle, inputs, outputs, temps);
+      await this.#wait(handle);
+    } catch (error) {
+      outputs.forEach((list, d) => list.forEach((offset) => this.memories[d].free(offset)));
+      throw error;
+    } finally {
+      temps.forEach((list, d) => list.forEach((offset) => this.memories[d].free(offset)));
+    }
+    return outputs;
+  }
+
+  #checkOpen(): void {
+    if (this.#disposed) throw new ValueError("this mesh was disposed; create a new DeviceMesh");
+  }
+
+  #checkInputs(handle: ProgramHandle, inputs: readonly (readonly number[])[]): void {
+    const { program } = handle;
+    if (!this.#encoded.has(handle.id)) throw new ValueError(`program "${program.name}" is not loaded in this mesh (it was unloaded or loaded elsewhere); call load first`);
+    if (inputs.length !== this.topology.deviceCount) throw new ValueError(`program "${program.name}" needs one input list per device (${this.topology.deviceCount}), got ${inputs.length}`);
+    inputs.forEach((list, d) => {
+      if (list.length !== program.devices[d].inputs) throw new ValueError(`program "${program.name}" device ${d} takes ${program.devices[d].inputs} inputs, got ${list.length}`);
+    });
+  }
+
+  /** Posts the program, and the kernels it launches, to executors that have not received them. */
+  #send(handle: ProgramHandle): void {
+    const encoded = this.#encoded.get(handle.id) as Uint8Array[];
+    const kernels = handle.program.kernels ?? [];
+    for (let device = 0; device < this.topology.deviceCount; device++) {
+      const executor = this.#executors.get(device) as ExecutorHandle;
+      if (executor.programs.has(handle.id)) continue;
+      for (const kernel of kernels) {
+        if (executor.kernels.has(kernel.key)) continue;
+        executor.port.postMessage({ kind: "kernel", key: kernel.key, module: kernel.module });
+        executor.kernels.add(kernel.key);
+      }
+      executor.port.postMessage({ kind: "program", id: handle.id, name: handle.program.name, bytes: encoded[device] });
+      executor.programs.add(handle.id);
+    }
+  }
+
+  /** Writes each device's bindings, resets the run state and rings every doorbell. */
+  #ring(handle: ProgramHandle, inputs: readonly (readonly number[])[], outputs: number[][], temps: number[][]): void {
+    const control = this.#control;
+    const devices = this.topology.deviceCount;
+    control.reset(++this.#runs, Date.now() + this.timeoutMs, devices);
+    this.#lost = new Set();
+    for (let device = 0; device < devices; device++) {
+      const bindings = [...inputs[device], ...outputs[device], ...temps[device]];
+      control.store(device, Slot.Program, handle.id);
+      control.store(device, Slot.BindingCount, bindings.length);
+      control.i32.set(bindings, control.at(device, Slot.Bindings));
+      control.store(device, Slot.Step, -1);
+      control.store(device, Slot.Command, Command.Run);
+    }
+    for (let device = 0; device < devices; device++) {
+      const bell = control.at(device, Slot.Bell);
+      Atomics.add(control.i32, bell, 1);
+      Atomics.notify(control.i32, bell);
+    }
+  }
+
+  /** Waits until every device finished or was lost; on a fault, raises the run's one error. */
+  async #wait(handle: ProgramHandle): Promise<void> {
+    const control = this.#control;
+    const blockUntil = performance.now() + this.#blockingWaitMs;
+    let stopBy = Infinity;
+    for (;;) {
+      const done = Atomics.load(control.i32, Header.Done);
+      const unfinished = this.#unfinished();
+      if (unfinished.length === 0) break;
+      const now = Date.now();
+      if (stopBy === Infinity && !control.aborted && now >= control.deadline + recordGraceMs) this.#recordRunTimeout(unfinished);
+      if (stopBy === Infinity && control.aborted) stopBy = now + this.#stopGraceMs;
+      if (now >= stopBy) {
+        await this.#terminate(handle, unfinished);
+        return;
+      }
+      const until = Math.min(stopBy, control.deadline + recordGraceMs);
+      const blockFor = blockUntil - performance.now();
+      if (blockFor > 0) Atomics.wait(control.i32, Header.Done, done, Math.min(blockFor, Math.max(0, until - now)));
+      else await waitAsync(control.i32, Header.Done, done, Math.max(1, until - now));
+    }
+    this.#lost = undefined;
+    if (control.aborted) throw faultError(control, { program: handle.program, timeoutMs: this.timeoutMs, terminated: [] });
+  }
+
+  /** Devices that neither finished the current run nor lost their executor. */
+  #unfinished(): number[] {
+    const run = Atomics.load(this.#control.i32, Header.Run);
+    const result: number[] = [];
+    for (let device = 0; device < this.topology.deviceCount; device++) {
+      if (this.#control.load(device, Slot.Finished) !== run && this.#lost?.has(device) !== true) result.push(device);
+    }
+    return result;
+  }
+
+  /** Records a run timeout against the first unfinished device that is not waiting for a peer. */
+  #recordRunTimeout(unfinished: readonly number[]): void {
+    const control = this.#control;
+    const busy = unfinished.find((device) => control.load(device, Slot.State) !== DeviceState.Waiting) ?? unfinished[0];
+    control.recordFault(busy, FaultKind.RunTimeout, control.load(busy, Slot.Step), -1, "run timeout");
+  }
+
+  /** Terminates the workers of devices that ignored the abort, then raises the run's error. */
+  async #terminate(handle: ProgramHandle, unfinished: readonly number[]): Promise<never> {
+    for (const device of unfinished) this.#lost?.add(device);
+    await Promise.all(unfinished.map((device) => this.#executors.terminate(device)));
+    this.#lost = undefined;
+    throw faultError(this.#control, { program: handle.program, timeoutMs: this.timeoutMs, terminated: unfinished });
+  }
+
+  /** An executor's task ended outside stop(): during a run this aborts the run; its device gets a new executor on the next run. */
+  #onExecutorExit(handle: ExecutorHandle): void {
+    this.#executors.forget(handle.device);
+    if (this.#disposed || this.#lost === undefined) return;
+    if (this.#control.load(handle.device, Slot.Finished) === Atomics.load(this.#control.i32, Header.Run)) return;
+    this.#lost.add(handle.device);
+    const step = this.#control.load(handle.device, Slot.Step);
+    this.#control.recordFault(handle.device, FaultKind.WorkerExit, step, -1, describe(handle.exitCause));
+  }
+}
