@@ -11,7 +11,11 @@ export interface NamedLeaf {
   /** Dotted path: "layers.0.linear1.weight" in a module, "0.w" in an array of objects. */
   readonly name: string;
   readonly value: Tensor;
-  /** False for buffers and non-float leaves, which optimizers pass through unchanged. */
+  /**
+   * False for buffers and non-float leaves, which optimizers pass through unchanged.
+   * NOTE: a Parameter with requiresGrad false still counts as trainable here, so the functional
+   * optimizers update it; leave it out of the params tree to freeze it.
+   */
   readonly trainable: boolean;
 }
 
