@@ -5,7 +5,6 @@ import { treeFlattenWithNumbers, treeUnflatten } from "../core/pytree.js";
 import { realize, Tensor } from "../core/tensor.js";
 import { debugLog } from "../runtime/debug.js";
 import { TracerError, ValueError } from "../runtime/errors.js";
-import { interpret } from "../runtime/interpreter.js";
 import { allocate, type Storage } from "../runtime/storage.js";
 import { explainMiss, makeCacheKey, type CacheKey } from "./cache-key.js";
 import { CompileStats } from "./stats.js";
@@ -52,8 +51,8 @@ function leafBuffer(leaf: Tensor | number, aval: Aval): Storage {
 function replay(traced: TracedProgram, leaves: readonly (Tensor | number)[], avals: readonly Aval[]): unknown {
   realize(...leaves.filter((l): l is Tensor => l instanceof Tensor));
   const inputs = [...leaves.map((l, i) => leafBuffer(l, avals[i])), ...traced.constants];
-  const slots = interpret(traced.program, inputs);
-  const outputs = traced.outputSlots.map((slot, i) => new Tensor(Node.leaf(traced.outputAvals[i], slots[slot])));
+  const buffers = traced.plan.run(inputs);
+  const outputs = buffers.map((buffer, i) => new Tensor(Node.leaf(traced.outputAvals[i], buffer)));
   return treeUnflatten(traced.outTreedef, outputs);
 }
 

@@ -3,19 +3,18 @@
 import { Node, type Aval } from "../core/node.js";
 import { formatGraph } from "../core/print-graph.js";
 import { treeFlatten, treeUnflatten, type TreeDef } from "../core/pytree.js";
-import { buildProgram, scheduleGraph } from "../core/schedule.js";
+import { activeExecutor, type ExecutionPlan } from "../core/executor.js";
+import { scheduleGraph } from "../core/schedule.js";
 import { tensorOf } from "../core/tensor.js";
 import { whileTracing } from "../core/trace-state.js";
 import { debugLog } from "../runtime/debug.js";
 import { TracerError } from "../runtime/errors.js";
-import type { Program } from "../runtime/interpreter.js";
 import type { Storage } from "../runtime/storage.js";
 
-/** A traced function: run `program` on the argument buffers followed by `constants`, read `outputSlots`. */
+/** A traced function: run `plan` on the argument buffers followed by `constants`; it returns the output buffers. */
 export interface TracedProgram {
-  readonly program: Program;
+  readonly plan: ExecutionPlan;
   readonly constants: readonly Storage[];
-  readonly outputSlots: readonly number[];
   readonly outputAvals: readonly Aval[];
   readonly outTreedef: TreeDef;
   readonly opCount: number;
@@ -47,12 +46,11 @@ export function traceFunction(
     }
   }
 
-  const { program, slots } = buildProgram(schedule.order, [...placeholders, ...constants]);
-  debugLog(2, () => `traced ${label}:\n${formatGraph(schedule.order, [...placeholders, ...constants], outNodes)}`);
+  const boundary = [...placeholders, ...constants];
+  debugLog(2, () => `traced ${label}:\n${formatGraph(schedule.order, boundary, outNodes)}`);
   return {
-    program,
+    plan: activeExecutor().plan({ order: schedule.order, boundary }, outNodes),
     constants: constants.map((n) => n.buffer as Storage),
-    outputSlots: outNodes.map((n) => slots.get(n) as number),
     outputAvals: outNodes.map((n) => ({ shape: n.shape, dtype: n.dtype })),
     outTreedef,
     opCount: schedule.order.length,

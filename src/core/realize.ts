@@ -1,10 +1,10 @@
-// Realization: runs the pending part of the graph on the reference interpreter.
+// Realization: runs the pending part of the graph on the active executor.
 
 import { TracerError } from "../runtime/errors.js";
-import { interpret, type Program } from "../runtime/interpreter.js";
 import type { Storage } from "../runtime/storage.js";
 import type { Node } from "./node.js";
-import { buildProgram, scheduleGraph, scheduleSignature } from "./schedule.js";
+import { activeExecutor, type ExecutionPlan } from "./executor.js";
+import { scheduleGraph, scheduleSignature } from "./schedule.js";
 import { formatShape } from "./shape.js";
 
 function rejectPlaceholder(node: Node): never {
@@ -14,39 +14,50 @@ function rejectPlaceholder(node: Node): never {
   );
 }
 
-// Programs of recently realized graphs by structural signature, so a loop that builds the same graph
-// every step prepares its program once. Bounded: the oldest entry goes first.
-const programCache = new Map<string, Program>();
-const programCacheLimit = 256;
+// Plans of recently realized graphs by executor and structural signature, so a loop that builds the
+// same graph every step prepares its plan once. Bounded: the oldest entry goes first.
+const planCache = new Map<string, ExecutionPlan>();
+const planCacheLimit = 256;
 
-/** How often eager realization built a program and how often it reused a cached one. */
+/** How often eager realization built a plan and how often it reused a cached one. */
 export const eagerProgramStats = { builds: 0, reuses: 0 };
 
-function cachedProgram(signature: string, build: () => Program): Program {
-  const hit = programCache.get(signature);
+function cachedPlan(key: string, build: () => ExecutionPlan): ExecutionPlan {
+  const hit = planCache.get(key);
   if (hit !== undefined) {
     eagerProgramStats.reuses++;
     return hit;
   }
   eagerProgramStats.builds++;
-  const program = build();
-  if (programCache.size >= programCacheLimit) programCache.delete(programCache.keys().next().value as string);
-  programCache.set(signature, program);
-  return program;
+  const plan = build();
+  if (planCache.size >= planCacheLimit) planCache.delete(planCache.keys().next().value as string);
+  planCache.set(key, plan);
+  return plan;
 }
 
-/** Computes every pending node behind `roots`. Untracked nodes then drop their inputs so the graph behind them can be freed. */
+/**
+ * Computes every pending node behind `roots`. The roots and the tracked nodes (which a backward pass
+ * may read) keep their buffers and drop their inputs; other intermediates keep their inputs instead,
+ * so they can be computed again if anything still refers to them.
+ */
 export function realizeNodes(roots: readonly Node[]): void {
   const schedule = scheduleGraph(roots, (node) => node.realized);
   for (const node of schedule.boundary) if (!node.realized) rejectPlaceholder(node);
   if (schedule.order.length === 0) return;
 
-  const program = cachedProgram(scheduleSignature(schedule), () => buildProgram(schedule.order, schedule.boundary).program);
-  const results = interpret(program, schedule.boundary.map((n) => n.buffer as Storage));
-
-  const offset = schedule.boundary.length;
+  const rootSet = new Set(roots);
+  const positions: number[] = [];
   schedule.order.forEach((node, i) => {
-    node.buffer = results[offset + i];
+    if (rootSet.has(node) || node.tracked) positions.push(i);
+  });
+  const kept = positions.map((i) => schedule.order[i]);
+  const executor = activeExecutor();
+  const key = `${executor.name}|${scheduleSignature(schedule)}|keep:${positions.join(",")}`;
+  const plan = cachedPlan(key, () => executor.plan(schedule, kept));
+  const results = plan.run(schedule.boundary.map((n) => n.buffer as Storage));
+
+  kept.forEach((node, i) => {
+    node.buffer = results[i];
     if (!node.tracked) node.inputs = [];
   });
 }
