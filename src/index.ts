@@ -44,3 +44,4 @@ export { jvp } from "./autograd/forward.js";
 export { compile, type CompileOptions, type CompiledFunction } from "./compiler/compile.js";
 export { CompileStats } from "./compiler/stats.js";
 export * as nn from "./nn/index.js";
+export { DeviceMesh, type MeshOptions } from "./sharding/mesh.js";

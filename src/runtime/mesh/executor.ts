@@ -50,6 +50,8 @@ class Executor {
     const control = this.#control;
     const bell = control.at(this.#device, Slot.Bell);
     let seen = Atomics.load(control.i32, bell);
+    // A mesh disposed before this executor started has already rung the bell it would wait on.
+    if (control.load(this.#device, Slot.Command) === Command.Stop) return this.#device;
     control.store(this.#device, Slot.Thread, threadId);
     control.store(this.#device, Slot.Ready, this.#task.generation);
     Atomics.notify(control.i32, control.at(this.#device, Slot.Ready));
