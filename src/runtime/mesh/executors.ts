@@ -73,7 +73,8 @@ export class ExecutorSet {
     if (handle === undefined || !handle.alive) return;
     const thread = this.#control.load(device, Slot.Thread);
     const worker = this.#pool.threads.find((candidate) => candidate.threadId === thread);
-    await worker?.terminate();
+    if (worker === undefined) return;
+    await worker.terminate();
     await handle.finished;
   }
 

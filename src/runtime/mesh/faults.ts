@@ -1,7 +1,7 @@
 // Turns the fault record of an aborted run into the one typed error its caller receives.
 
 import { DeviceError, InternalError, TimeoutError } from "../errors.js";
-import { FaultKind, Header, type ControlBlock } from "./control.js";
+import { FaultKind, Header, Slot, type ControlBlock } from "./control.js";
 import type { Program } from "./program.js";
 
 export interface RunFailure {
@@ -22,15 +22,18 @@ export function faultError(control: ControlBlock, failure: RunFailure): DeviceEr
   const text = control.faultText();
   const name = failure.program.name;
   const stepName = (d: number) => describeStep(failure.program, d, step);
-  const replaced = failure.terminated.length === 0 ? "" : `; the workers of device ${failure.terminated.join(", ")} were terminated and are replaced for the next run`;
+  const replaced = describeTerminated(failure.terminated);
   switch (kind) {
     case FaultKind.Threw:
       return new DeviceError(`program "${name}" failed on device ${device} at ${stepName(device)}: ${text}. ${unchanged}; fix the failing step and run again`, device, name, step);
-    case FaultKind.BarrierTimeout:
+    case FaultKind.BarrierTimeout: {
+      const peerStep = control.load(peer, Slot.Step);
       return new TimeoutError(
-        `program "${name}" timed out after ${failure.timeoutMs} ms: device ${device} waited at ${stepName(device)} for device ${peer}, which never arrived${replaced}. ${unchanged}; raise the mesh timeoutMs if device ${peer}'s steps are slow`,
-        peer, name, step,
+        `program "${name}" timed out after ${failure.timeoutMs} ms: device ${peer} was still in ${describeStep(failure.program, peer, peerStep)} ` +
+          `while device ${device} waited for it at ${stepName(device)}${replaced}. ${unchanged}; raise the mesh timeoutMs if device ${peer}'s steps are slow`,
+        peer, name, peerStep,
       );
+    }
     case FaultKind.WorkerExit:
       return new DeviceError(`program "${name}": the worker of device ${device} exited during ${stepName(device)} (${text}). ${unchanged}; a new worker takes over the device for the next run`, device, name, step);
     case FaultKind.RunTimeout:
@@ -48,4 +51,10 @@ export function faultError(control: ControlBlock, failure: RunFailure): DeviceEr
 function describeStep(program: Program, device: number, step: number): string {
   const kind = program.devices[device]?.steps[step]?.kind;
   return kind === undefined ? "the start of the run" : `step ${step} (${kind})`;
+}
+
+function describeTerminated(devices: readonly number[]): string {
+  if (devices.length === 0) return "";
+  if (devices.length === 1) return `; the worker of device ${devices[0]} was terminated and is replaced for the next run`;
+  return `; the workers of devices ${devices.join(", ")} were terminated and are replaced for the next run`;
 }

@@ -75,8 +75,14 @@ export class MeshRuntime {
     this.#executors.startMissing();
   }
 
+  /** The piscina pool that hosts the executors, for inspection and fault-injection tests. */
   get pool(): Piscina {
     return this.#pool;
+  }
+
+  /** Thread id of the worker that runs `device`'s executor (worker_threads threadId), or 0 before it started. */
+  threadOf(device: number): number {
+    return this.#control.load(device, Slot.Thread);
   }
 
   /** Validates and encodes `program`; each executor receives it before its first run. */
