@@ -41,6 +41,7 @@ export * as random from "./ops/random.js";
 
 export { grad, valueAndGrad, vjp, type GradOptions } from "./autograd/transforms.js";
 export { jvp } from "./autograd/forward.js";
+import "./compiler/wasm/executor.js";
 export { compile, type CompileOptions, type CompiledFunction } from "./compiler/compile.js";
 export { CompileStats } from "./compiler/stats.js";
 export * as nn from "./nn/index.js";

@@ -1,6 +1,7 @@
 // The complete primitive table. Typed over every primitive name, so a primitive without all of its
 // rules fails to compile; loading this module installs the table into core.
 
+import { installLowerings } from "../core/lowering.js";
 import { installEvalTable } from "../core/primitive.js";
 import { installDiffRules, type PrimitiveTable } from "../core/rules.js";
 import { elementwiseDefs } from "./defs/elementwise.js";
@@ -9,6 +10,7 @@ import { layoutDefs } from "./defs/layout.js";
 import { linalgDefs } from "./defs/linalg.js";
 import { randomDefs } from "./defs/random.js";
 import { reductionDefs } from "./defs/reduction.js";
+import { lowerings } from "./lowering.js";
 
 export const primitives: PrimitiveTable = {
   ...elementwiseDefs,
@@ -21,3 +23,4 @@ export const primitives: PrimitiveTable = {
 
 installEvalTable(primitives);
 installDiffRules(primitives);
+installLowerings(lowerings);

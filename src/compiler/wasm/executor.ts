@@ -1,0 +1,75 @@
+// The WebAssembly executor: lowers a schedule once, plans its memory, then runs it on the device.
+
+import { installExecutor, type ExecutionPlan, type Executor } from "../../core/executor.js";
+import type { Node } from "../../core/node.js";
+import type { Schedule } from "../../core/schedule.js";
+import { sizeOf } from "../../core/shape.js";
+import { debugLog } from "../../runtime/debug.js";
+import { DeviceMemory } from "../../runtime/device/memory.js";
+import { itemSize, type Storage } from "../../runtime/storage.js";
+import { lowerSchedule } from "./lower.js";
+import { planMemory } from "./memory-plan.js";
+import type { BufferRef, Step } from "./steps.js";
+
+let device: DeviceMemory | undefined;
+
+/** The single-device memory that eager and compiled programs run in, created on first use. */
+export function defaultDevice(): DeviceMemory {
+  if (device === undefined) {
+    const capacity = Number(process.env.NABLA_DEVICE_BYTES ?? "") || undefined;
+    device = new DeviceMemory({ device: "wasm:0", capacityBytes: capacity });
+  }
+  return device;
+}
+
+function runStep(step: Step, memory: DeviceMemory, address: (ref: BufferRef) => number, inputs: readonly Storage[]): void {
+  switch (step.kind) {
+    case "upload":
+      if (inputs[step.input].length > 0) memory.write(address(step.target), inputs[step.input]);
+      return;
+    case "kernel":
+      step.launch(memory.memory, step.refs.map(address));
+      return;
+    case "reference": {
+      const views = step.inputs.map(({ ref, length }) => memory.view(ref.dtype, address(ref), length));
+      const result = step.run(views);
+      if (result.length > 0) memory.write(address(step.target), result);
+      return;
+    }
+    default:
+      return step satisfies never;
+  }
+}
+
+function planSchedule(schedule: Schedule, outputs: readonly Node[]): ExecutionPlan {
+  const boundaryIndex = new Map(schedule.boundary.map((n, i) => [n, i]));
+  const computed = outputs.filter((n) => !boundaryIndex.has(n));
+  const { builder, outputValues } = lowerSchedule(schedule, computed);
+  const { offsets, arenaBytes } = planMemory(builder.buffers);
+  const steps = builder.steps;
+  debugLog(2, () => `wasm program: ${steps.filter((s) => s.kind !== "upload").length} launches, arena ${arenaBytes} bytes`);
+
+  return {
+    run(inputs) {
+      const memory = defaultDevice();
+      const base = memory.alloc(arenaBytes);
+      const address = (ref: BufferRef): number => base + offsets[ref.buffer] + ref.elementOffset * itemSize(ref.dtype);
+      try {
+        for (const step of steps) runStep(step, memory, address, inputs);
+        let next = 0;
+        return outputs.map((node) => {
+          const input = boundaryIndex.get(node);
+          if (input !== undefined) return inputs[input];
+          const value = outputValues[next++];
+          return memory.read(node.dtype, address({ buffer: value.buffer, elementOffset: value.view.offset, dtype: node.dtype }), sizeOf(node.shape));
+        });
+      } finally {
+        memory.free(base);
+      }
+    },
+  };
+}
+
+export const wasmExecutor: Executor = { name: "wasm", plan: planSchedule };
+
+installExecutor(wasmExecutor);

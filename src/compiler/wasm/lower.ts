@@ -1,0 +1,324 @@
+// Lowering a scheduled graph to WebAssembly steps: elementwise chains fuse into one kernel, layout ops
+// become strided views that their consumers read directly, and matmuls read transposed operands in place.
+
+import { loweringOf, type StridedView } from "../../core/lowering.js";
+import type { Node } from "../../core/node.js";
+import { evalRule } from "../../core/primitive.js";
+import type { ParamsOf, PrimitiveName } from "../../core/primitive-names.js";
+import type { Schedule } from "../../core/schedule.js";
+import { sizeOf, stridesOf } from "../../core/shape.js";
+import { InternalError } from "../../runtime/errors.js";
+import { itemSize, type StorageDType } from "../../runtime/storage.js";
+import { elementwiseKernel } from "../../runtime/wasm/elementwise/kernel.js";
+import { input as inputExpr, type Expr } from "../../runtime/wasm/elementwise/ir.js";
+import { argReduceKernel } from "../../runtime/wasm/reduce/arg.js";
+import { reduceKernel } from "../../runtime/wasm/reduce/kernel.js";
+import type { PlannedBuffer } from "./memory-plan.js";
+import { planMatmul } from "./matmul-step.js";
+import type { BufferRef, Step } from "./steps.js";
+
+/** A node's value while lowering: a (possibly strided) view of a buffer, or a pending fused expression. */
+export type Value =
+  | { readonly kind: "buffer"; readonly buffer: number; readonly view: StridedView; readonly dtype: StorageDType }
+  | { readonly kind: "expr"; readonly expr: Expr };
+
+/** Leaves of pending expressions: reads of a buffer through a view, numbered across the whole program. */
+interface Leaf {
+  readonly buffer: number;
+  readonly view: StridedView;
+  readonly dtype: StorageDType;
+}
+
+// Larger fusions make kernels with many parameters and long compile times for little gain.
+const maxLeaves = 12;
+const maxExprNodes = 64;
+
+export class ProgramBuilder {
+  readonly steps: Step[] = [];
+  readonly buffers: PlannedBuffer[] = [];
+  readonly #leaves: Leaf[] = [];
+  readonly #values = new Map<Node, Value>();
+
+  constructor(readonly schedule: Schedule) {}
+
+  valueOf(node: Node): Value {
+    const value = this.#values.get(node);
+    if (value === undefined) throw new InternalError(`wasm lowering: node ${node.id} (${node.prim ?? node.kind}) has no value yet`);
+    return value;
+  }
+
+  setValue(node: Node, value: Value): void {
+    this.#values.set(node, value);
+  }
+
+  /** Declares a new buffer of `length` elements of `dtype`, written first by the next step. */
+  newBuffer(dtype: StorageDType, length: number, firstStep = this.steps.length): number {
+    this.buffers.push({ bytes: length * itemSize(dtype), firstStep, lastStep: firstStep });
+    return this.buffers.length - 1;
+  }
+
+  /** Records that the next step reads `buffer`. */
+  use(buffer: number): void {
+    this.buffers[buffer].lastStep = Math.max(this.buffers[buffer].lastStep, this.steps.length);
+  }
+
+  ref(buffer: number, elementOffset: number, dtype: StorageDType): BufferRef {
+    this.use(buffer);
+    return { buffer, elementOffset, dtype };
+  }
+
+  /** The value as an expression over leaves. */
+  asExpr(value: Value): Expr {
+    if (value.kind === "expr") return value.expr;
+    this.#leaves.push({ buffer: value.buffer, view: value.view, dtype: value.dtype });
+    return inputExpr(this.#leaves.length - 1);
+  }
+
+  /** True when an expression is large enough that it should be materialized before growing further. */
+  isLarge(expr: Expr): boolean {
+    const leaves = new Set<number>();
+    let nodes = 0;
+    visitExpr(expr, (e) => {
+      nodes++;
+      if (e.kind === "input") leaves.add(e.index);
+    });
+    return leaves.size > maxLeaves || nodes > maxExprNodes;
+  }
+
+  /** Writes `value` into a new dense buffer, unless it already is a dense view, and returns that view. */
+  materialize(value: Value, shape: readonly number[], dtype: StorageDType): Value & { kind: "buffer" } {
+    if (value.kind === "buffer" && isDense(value.view, shape)) return value;
+    const buffer = this.emitElementwise(this.asExpr(value), shape, dtype);
+    return { kind: "buffer", buffer, view: { strides: stridesOf(shape), offset: 0 }, dtype };
+  }
+
+  /** Emits one fused kernel computing `expr` over `shape`; returns the output buffer. */
+  emitElementwise(expr: Expr, shape: readonly number[], dtype: StorageDType): number {
+    const { local, leaves } = this.#localize(expr);
+    const kernelShape = shape.length === 0 ? [1] : [...shape];
+    const refs = leaves.map((leaf) => this.ref(leaf.buffer, leaf.view.offset, leaf.dtype));
+    const output = this.newBuffer(dtype, sizeOf(shape));
+    if (sizeOf(shape) === 0) return output;
+
+    const kernel = elementwiseKernel({
+      shape: kernelShape,
+      inputs: leaves.map((leaf) => ({ dtype: leaf.dtype, strides: leaf.view.strides.length === 0 ? [0] : [...leaf.view.strides] })),
+      outputs: [local],
+    });
+    const outRef = this.ref(output, 0, dtype);
+    const count = leaves.length;
+    this.steps.push({
+      kind: "kernel",
+      label: "elementwise",
+      refs: [...refs, outRef],
+      launch: (memory, offsets) => kernel.run(memory, offsets.slice(0, count), offsets.slice(count)),
+    });
+    return output;
+  }
+
+  /** Renumbers the leaves an expression uses from 0, rebuilding shared subexpressions once. */
+  #localize(expr: Expr): { local: Expr; leaves: Leaf[] } {
+    const leaves: Leaf[] = [];
+    const numbering = new Map<number, number>();
+    const rebuilt = new Map<Expr, Expr>();
+    const rebuild = (e: Expr): Expr => {
+      const known = rebuilt.get(e);
+      if (known !== undefined) return known;
+      let out: Expr;
+      switch (e.kind) {
+        case "input": {
+          if (!numbering.has(e.index)) {
+            numbering.set(e.index, leaves.length);
+            leaves.push(this.#leaves[e.index]);
+          }
+          out = inputExpr(numbering.get(e.index) as number);
+          break;
+        }
+        case "const":
+          out = e;
+          break;
+        case "unary":
+          out = { ...e, x: rebuild(e.x) };
+          break;
+        case "binary":
+          out = { ...e, a: rebuild(e.a), b: rebuild(e.b) };
+          break;
+        case "where":
+          out = { ...e, cond: rebuild(e.cond), a: rebuild(e.a), b: rebuild(e.b) };
+          break;
+        case "cast":
+          out = { ...e, x: rebuild(e.x) };
+          break;
+        default:
+          return e satisfies never;
+      }
+      rebuilt.set(e, out);
+      return out;
+    };
+    return { local: rebuild(expr), leaves };
+  }
+}
+
+function visitExpr(expr: Expr, visit: (e: Expr) => void, seen = new Set<Expr>()): void {
+  if (seen.has(expr)) return;
+  seen.add(expr);
+  visit(expr);
+  switch (expr.kind) {
+    case "unary":
+    case "cast":
+      visitExpr(expr.x, visit, seen);
+      break;
+    case "binary":
+      visitExpr(expr.a, visit, seen);
+      visitExpr(expr.b, visit, seen);
+      break;
+    case "where":
+      visitExpr(expr.cond, visit, seen);
+      visitExpr(expr.a, visit, seen);
+      visitExpr(expr.b, visit, seen);
+      break;
+    default:
+      break;
+  }
+}
+
+export function isDense(view: StridedView, shape: readonly number[]): boolean {
+  const dense = stridesOf(shape);
+  return shape.every((d, i) => d === 1 || view.strides[i] === dense[i]);
+}
+
+function isFloatDType(dtype: StorageDType): dtype is "float32" | "float64" {
+  return dtype === "float32" || dtype === "float64";
+}
+
+/** Counts how many times each node is read by later nodes or returned, which decides where fusion stops. */
+function countUses(schedule: Schedule, outputs: readonly Node[]): Map<Node, number> {
+  const uses = new Map<Node, number>();
+  const bump = (n: Node): void => void uses.set(n, (uses.get(n) ?? 0) + 1);
+  for (const node of schedule.order) node.inputs.forEach(bump);
+  outputs.forEach(bump);
+  return uses;
+}
+
+/** Lowers every node of the schedule; returns the program with the outputs' dense buffers. */
+export function lowerSchedule(schedule: Schedule, outputs: readonly Node[]): { builder: ProgramBuilder; outputValues: (Value & { kind: "buffer" })[] } {
+  const builder = new ProgramBuilder(schedule);
+  const uses = countUses(schedule, outputs);
+  const outputSet = new Set(outputs);
+
+  schedule.boundary.forEach((node, i) => {
+    const buffer = builder.newBuffer(node.dtype, sizeOf(node.shape), -1);
+    builder.steps.push({ kind: "upload", input: i, target: { buffer, elementOffset: 0, dtype: node.dtype } });
+    builder.setValue(node, { kind: "buffer", buffer, view: { strides: stridesOf(node.shape), offset: 0 }, dtype: node.dtype });
+  });
+
+  for (const node of schedule.order) {
+    const value = lowerNode(builder, node);
+    const mustMaterialize = value.kind === "expr" && ((uses.get(node) ?? 0) > 1 || outputSet.has(node) || builder.isLarge(value.expr));
+    builder.setValue(node, mustMaterialize ? builder.materialize(value, node.shape, node.dtype) : value);
+  }
+
+  const outputValues = outputs.map((node) => builder.materialize(builder.valueOf(node), node.shape, node.dtype));
+  for (const value of outputValues) builder.buffers[value.buffer].lastStep = Infinity;
+  return { builder, outputValues };
+}
+
+function lowerNode(builder: ProgramBuilder, node: Node): Value {
+  const prim = node.prim as PrimitiveName;
+  const lowering = loweringOf(prim);
+  const params = node.params as ParamsOf<typeof prim>;
+  const inputs = node.inputs.map((i) => builder.valueOf(i));
+
+  switch (lowering.kind) {
+    case "elementwise":
+      return { kind: "expr", expr: lowering.expr(inputs.map((v) => builder.asExpr(v)), node.aval, params) };
+    case "view":
+      return lowerView(builder, node, inputs[0], lowering.view);
+    case "matmul":
+      return isFloat32Matmul(node) ? planMatmul(builder, node, inputs) : lowerReference(builder, node, inputs);
+    case "reduce":
+      return isFloatDType(node.dtype) && sizeOf(node.inputs[0].shape) > 0 ? lowerReduce(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
+    case "argReduce":
+      return isFloatDType(node.inputs[0].dtype) ? lowerArgReduce(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
+    case "reference":
+      return lowerReference(builder, node, inputs);
+    default:
+      return lowering satisfies never;
+  }
+}
+
+function isFloat32Matmul(node: Node): boolean {
+  return node.dtype === "float32" && node.inputs.every((i) => sizeOf(i.shape) > 0) && sizeOf(node.shape) > 0;
+}
+
+function lowerView(
+  builder: ProgramBuilder,
+  node: Node,
+  input: Value,
+  view: (input: StridedView, inAval: Node["aval"], out: Node["aval"], params: never) => StridedView | null,
+): Value {
+  const source = node.inputs[0];
+  const buffered = input.kind === "buffer" ? input : builder.materialize(input, source.shape, source.dtype);
+  const params = node.params as never;
+  const direct = view(buffered.view, source.aval, node.aval, params);
+  if (direct !== null) return { ...buffered, view: direct };
+
+  const dense = builder.materialize(buffered, source.shape, source.dtype);
+  const again = view(dense.view, source.aval, node.aval, params);
+  if (again === null) throw new InternalError(`wasm lowering: ${node.prim} has no view of a dense input`);
+  return { ...dense, view: again };
+}
+
+function lowerReduce(builder: ProgramBuilder, node: Node, input: Value): Value {
+  const source = node.inputs[0];
+  const dense = builder.materialize(input, source.shape, source.dtype);
+  const kinds = { reduceSum: "sum", reduceMax: "max", reduceMin: "min", reduceProd: "prod" } as const;
+  const kind = kinds[node.prim as keyof typeof kinds];
+  const { axes } = node.params as ParamsOf<"reduceSum">;
+  const kernel = reduceKernel({ shape: [...source.shape], axes: [...axes], kind, dtype: node.dtype as "float32" | "float64" });
+  return emitUnaryKernel(builder, node, dense, (memory, [inOffset, outOffset]) => kernel.run(memory, inOffset, outOffset), `reduce ${kind}`);
+}
+
+function lowerArgReduce(builder: ProgramBuilder, node: Node, input: Value): Value {
+  const source = node.inputs[0];
+  const dense = builder.materialize(input, source.shape, source.dtype);
+  const { axis } = node.params as ParamsOf<"argmax">;
+  const kind = node.prim === "argmax" ? "max" : "min";
+  const kernel = argReduceKernel({ shape: [...source.shape], axis, kind, dtype: source.dtype as "float32" | "float64" });
+  return emitUnaryKernel(builder, node, dense, (memory, [inOffset, outOffset]) => kernel.run(memory, inOffset, outOffset), `arg${kind}`);
+}
+
+/** A kernel from one dense input buffer to a new dense output buffer of the node's shape. */
+function emitUnaryKernel(
+  builder: ProgramBuilder,
+  node: Node,
+  input: Value & { kind: "buffer" },
+  launch: (memory: WebAssembly.Memory, offsets: readonly number[]) => void,
+  label: string,
+): Value {
+  const inRef = builder.ref(input.buffer, input.view.offset, input.dtype);
+  const output = builder.newBuffer(node.dtype, sizeOf(node.shape));
+  const outRef = builder.ref(output, 0, node.dtype);
+  if (sizeOf(node.shape) > 0) builder.steps.push({ kind: "kernel", label, refs: [inRef, outRef], launch });
+  return { kind: "buffer", buffer: output, view: { strides: stridesOf(node.shape), offset: 0 }, dtype: node.dtype };
+}
+
+/** Runs the primitive's reference implementation on dense views of device memory. */
+export function lowerReference(builder: ProgramBuilder, node: Node, inputs: readonly Value[]): Value {
+  const prim = node.prim as PrimitiveName;
+  const rule = evalRule(prim);
+  const avals = node.inputs.map((i) => i.aval);
+  const params = node.params as ParamsOf<typeof prim>;
+  const out = node.aval;
+  const dense = inputs.map((v, i) => builder.materialize(v, node.inputs[i].shape, node.inputs[i].dtype));
+  const refs = dense.map((v, i) => ({ ref: builder.ref(v.buffer, v.view.offset, v.dtype), length: sizeOf(node.inputs[i].shape) }));
+  const output = builder.newBuffer(node.dtype, sizeOf(node.shape));
+  builder.steps.push({
+    kind: "reference",
+    label: prim,
+    inputs: refs,
+    target: builder.ref(output, 0, node.dtype),
+    run: (storages) => rule.impl(storages, avals, params, out),
+  });
+  return { kind: "buffer", buffer: output, view: { strides: stridesOf(node.shape), offset: 0 }, dtype: node.dtype };
+}

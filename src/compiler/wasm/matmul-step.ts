@@ -1,0 +1,79 @@
+// Lowering matmul: operands are read in place when they are row-major or transposed matrices with a
+// uniform batch stride (0 for a broadcast batch); anything else is first copied to a dense buffer.
+
+import type { Node } from "../../core/node.js";
+import { sizeOf, stridesOf } from "../../core/shape.js";
+import { matmulKernel } from "../../runtime/wasm/matmul/kernel.js";
+import type { ProgramBuilder, Value } from "./lower.js";
+
+interface Operand {
+  readonly value: Value & { kind: "buffer" };
+  /** The stored matrix is the transpose of the logical one. */
+  readonly transposed: boolean;
+  readonly batchStride: number;
+}
+
+/** "N" when [rows, cols] is row-major in place, "T" when it is column-major, null otherwise. */
+function matrixLayout(rows: number, cols: number, rowStride: number, colStride: number): "N" | "T" | null {
+  if ((cols === 1 || colStride === 1) && (rows === 1 || rowStride === cols)) return "N";
+  if ((rows === 1 || rowStride === 1) && (cols === 1 || colStride === rows)) return "T";
+  return null;
+}
+
+/** The single stride between consecutive matrices of the flattened batch, or null if there is none. */
+function uniformBatchStride(batchShape: readonly number[], strides: readonly number[]): number | null {
+  if (batchShape.length === 0) return 0;
+  if (batchShape.every((d, i) => d === 1 || strides[i] === 0)) return 0;
+  const inner = strides[strides.length - 1];
+  let expected = inner;
+  for (let i = batchShape.length - 1; i >= 0; i--) {
+    if (batchShape[i] !== 1 && strides[i] !== expected) return null;
+    expected *= batchShape[i];
+  }
+  return inner;
+}
+
+function prepareOperand(builder: ProgramBuilder, node: Node, value: Value): Operand {
+  const shape = node.shape;
+  const r = shape.length;
+  const [rows, cols] = [shape[r - 2], shape[r - 1]];
+  if (value.kind === "buffer") {
+    const strides = value.view.strides;
+    const layout = matrixLayout(rows, cols, strides[r - 2], strides[r - 1]);
+    const batchStride = uniformBatchStride(shape.slice(0, -2), strides.slice(0, -2));
+    if (layout !== null && batchStride !== null) return { value, transposed: layout === "T", batchStride };
+  }
+  const dense = builder.materialize(value, shape, node.dtype);
+  return { value: dense, transposed: false, batchStride: rows * cols };
+}
+
+/** Emits one batched matmul kernel; the result is a new dense buffer. */
+export function planMatmul(builder: ProgramBuilder, node: Node, inputs: readonly Value[]): Value {
+  const [aNode, bNode] = node.inputs;
+  const a = prepareOperand(builder, aNode, inputs[0]);
+  const b = prepareOperand(builder, bNode, inputs[1]);
+  const r = node.shape.length;
+  const batch = sizeOf(node.shape.slice(0, -2));
+  const [m, k, n] = [aNode.shape[r - 2], aNode.shape[r - 1], bNode.shape[r - 1]];
+
+  const kernel = matmulKernel({
+    batch, m, k, n,
+    transA: a.transposed,
+    transB: b.transposed,
+    batchStrideA: a.batchStride,
+    batchStrideB: b.batchStride,
+  });
+  const aRef = builder.ref(a.value.buffer, a.value.view.offset, "float32");
+  const bRef = builder.ref(b.value.buffer, b.value.view.offset, "float32");
+  const output = builder.newBuffer("float32", sizeOf(node.shape));
+  const work = builder.newBuffer("float32", Math.ceil(kernel.workBytes / 4));
+  const outRef = builder.ref(output, 0, "float32");
+  const workRef = builder.ref(work, 0, "float32");
+  builder.steps.push({
+    kind: "kernel",
+    label: "matmul",
+    refs: [aRef, bRef, outRef, workRef],
+    launch: (memory, [pa, pb, pc, pw]) => kernel.run(memory, pa, pb, pc, 0, pw),
+  });
+  return { kind: "buffer", buffer: output, view: { strides: stridesOf(node.shape), offset: 0 }, dtype: "float32" };
+}

@@ -1,0 +1,43 @@
+// The memory plan of one program: every buffer gets an offset in a single arena, and buffers whose
+// lifetimes do not overlap share space. Decided once per program, on the main thread.
+
+import { allocationAlignment } from "../../runtime/device/allocator.js";
+
+export interface PlannedBuffer {
+  /** Bytes, before rounding up to the allocation alignment. */
+  readonly bytes: number;
+  /** Index of the step that writes the buffer first (-1 for program inputs). */
+  readonly firstStep: number;
+  /** Index of the step that reads it last; Infinity keeps it to the end (program outputs). */
+  lastStep: number;
+}
+
+function aligned(bytes: number): number {
+  return Math.ceil(Math.max(bytes, 1) / allocationAlignment) * allocationAlignment;
+}
+
+/**
+ * Assigns byte offsets by first fit in order of first use: a buffer may reuse the space of any buffer
+ * whose last use came strictly before its first write. Returns the offsets and the arena size.
+ */
+export function planMemory(buffers: readonly PlannedBuffer[]): { offsets: number[]; arenaBytes: number } {
+  const offsets = new Array<number>(buffers.length);
+  const order = buffers.map((_, i) => i).sort((a, b) => buffers[a].firstStep - buffers[b].firstStep || a - b);
+  const live: { start: number; end: number; lastStep: number }[] = [];
+  let arenaBytes = 0;
+
+  for (const i of order) {
+    const buffer = buffers[i];
+    const size = aligned(buffer.bytes);
+    const occupied = live.filter((r) => r.lastStep >= buffer.firstStep).sort((a, b) => a.start - b.start);
+    let offset = 0;
+    for (const range of occupied) {
+      if (offset + size <= range.start) break;
+      offset = Math.max(offset, range.end);
+    }
+    offsets[i] = offset;
+    live.push({ start: offset, end: offset + size, lastStep: buffer.lastStep });
+    arenaBytes = Math.max(arenaBytes, offset + size);
+  }
+  return { offsets, arenaBytes };
+}

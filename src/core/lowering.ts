@@ -1,0 +1,37 @@
+// How each primitive runs on the WebAssembly backend: fused into an elementwise kernel, as a strided
+// view of its input, as a dedicated kernel, or on the reference implementation over device memory.
+
+import { InternalError } from "../runtime/errors.js";
+import type { Expr } from "../runtime/wasm/elementwise/ir.js";
+import type { Aval } from "./node.js";
+import type { ParamsOf, PrimitiveName } from "./primitive-names.js";
+
+/** A strided view over a buffer, in elements: element i of the view is buffer[offset + sum_d i_d * strides[d]]. */
+export interface StridedView {
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+export type Lowering<K extends PrimitiveName> =
+  /** Fusable: builds the output expression from the operands' expressions. */
+  | { readonly kind: "elementwise"; readonly expr: (args: readonly Expr[], out: Aval, params: ParamsOf<K>) => Expr }
+  /** No data movement: the output is a view of the single input, or null when it cannot be one. */
+  | { readonly kind: "view"; readonly view: (input: StridedView, inAval: Aval, out: Aval, params: ParamsOf<K>) => StridedView | null }
+  | { readonly kind: "matmul" }
+  | { readonly kind: "reduce" }
+  | { readonly kind: "argReduce" }
+  /** Runs the reference implementation on views of device memory. */
+  | { readonly kind: "reference" };
+
+export type LoweringTable = { readonly [K in PrimitiveName]: Lowering<K> };
+
+let table: LoweringTable | undefined;
+
+export function installLowerings(lowerings: LoweringTable): void {
+  table = lowerings;
+}
+
+export function loweringOf<K extends PrimitiveName>(prim: K): Lowering<K> {
+  if (table === undefined) throw new InternalError("lowerings are not installed; import nabla-ts through its index");
+  return table[prim] as Lowering<K>;
+}
