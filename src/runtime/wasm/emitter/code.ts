@@ -35,6 +35,9 @@ export class CodeBuilder {
   readonly params: Local[] = [];
   readonly locals: Local[] = [];
   readonly body: Instruction[] = [];
+  /** Instructions that run once before the body: they initialise the hoisted v128 constants. */
+  readonly prologue: Instruction[] = [];
+  readonly #constants = new Map<string, Local>();
   #labels: Label[] = [];
   #labelCount = 0;
 
@@ -97,10 +100,22 @@ export class CodeBuilder {
     return this.#emit(`f64.const ${value}`, [0x44, ...bytes]);
   }
 
-  /** Pushes a v128 constant given as 16 raw bytes. */
+  /**
+   * Pushes a v128 constant given as 16 raw bytes. Each distinct constant is set once in the prologue and
+   * read from a local afterwards: V8 (Node 20) materialises an arbitrary v128.const with several
+   * instructions at every use, while a local stays in a register or one stack load away.
+   */
   v128(bytes: readonly number[]): this {
     if (bytes.length !== 16) throw new InternalError(`v128.const needs 16 bytes, got ${bytes.length}`);
-    return this.#emit(`v128.const i8x16 ${bytes.join(" ")}`, [simdPrefix, 0x0c, ...bytes]);
+    const key = bytes.join(" ");
+    let local = this.#constants.get(key);
+    if (local === undefined) {
+      local = this.local("v128", "const");
+      this.#constants.set(key, local);
+      this.prologue.push({ text: `v128.const i8x16 ${key}`, bytes: [simdPrefix, 0x0c, ...bytes], nesting: 0 });
+      this.prologue.push({ text: `local.set $${local.name}`, bytes: [0x21, ...unsignedLeb(local.index)], nesting: 0 });
+    }
+    return this.get(local);
   }
 
   /** Scalar load or store; `offset` is a constant byte offset added to the address on the stack. */
@@ -181,6 +196,7 @@ export class CodeBuilder {
     if (this.#labels.length !== 0) throw new InternalError(`${this.#labels.length} blocks left open`);
     const bytes = [...unsignedLeb(this.locals.length)];
     for (const local of this.locals) bytes.push(1, valTypeCode[local.type]);
+    for (const instruction of this.prologue) bytes.push(...instruction.bytes);
     for (const instruction of this.body) bytes.push(...instruction.bytes);
     bytes.push(0x0b);
     return bytes;

@@ -20,7 +20,7 @@ function printFunction(name: string, code: CodeBuilder, exported: boolean): stri
   const lines = [`  (func $${name}${exported ? ` (export "${name}")` : ""} ${params}${results}`];
   for (const local of code.locals) lines.push(`    (local $${local.name} ${local.type})`);
   let depth = 2;
-  for (const instruction of code.body) {
+  for (const instruction of [...code.prologue, ...code.body]) {
     if (instruction.nesting < 0 || instruction.text === "else") depth--;
     lines.push(`${"  ".repeat(depth)}${instruction.text}`);
     if (instruction.nesting > 0 || instruction.text === "else") depth++;

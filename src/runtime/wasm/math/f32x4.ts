@@ -43,14 +43,24 @@ const erfSaturation = 3.92;
 
 const signMask = -0x80000000;
 
+/** 1.5 * 2^23: adding it to |v| < 2^22 rounds v to an integer held in the low mantissa bits. */
+const roundingMagic = 12582912;
+
 export function emitExp(c: CodeBuilder, x: Local, relaxed: boolean): Local {
   // Clamping keeps 2^n representable as two factors; e^89 still overflows to Infinity and e^-104 to 0.
+  // pmax(x, lo) = x < lo ? lo : x and pmin(x, hi) = hi < x ? hi : x keep NaN, and unlike f32x4.max and
+  // f32x4.min they are single instructions on x64.
   c.get(x);
-  f32x4Const(c, -104).simd("f32x4.max");
-  f32x4Const(c, 89).simd("f32x4.min");
+  f32x4Const(c, -104).simd("f32x4.pmax");
+  f32x4Const(c, 89).simd("f32x4.pmin");
   const xc = keep(c, "xc");
+  // Adding 1.5 * 2^23 rounds x log2(e) to the nearest integer n and leaves n in the low mantissa bits.
   c.get(xc);
-  f32x4Const(c, log2e).simd("f32x4.mul").simd("f32x4.nearest");
+  f32x4Const(c, log2e).simd("f32x4.mul");
+  f32x4Const(c, roundingMagic).simd("f32x4.add");
+  const shifted = keep(c, "shifted");
+  c.get(shifted);
+  f32x4Const(c, roundingMagic).simd("f32x4.sub");
   const n = keep(c, "n");
   c.get(xc).get(n);
   f32x4Const(c, ln2High).simd("f32x4.mul").simd("f32x4.sub");
@@ -65,7 +75,8 @@ export function emitExp(c: CodeBuilder, x: Local, relaxed: boolean): Local {
   const y = keep(c, "y");
 
   // 2^n as 2^h * 2^(n-h) with h = n >> 1, so n in [-150, 128] needs no exponent outside [-75, 64].
-  c.get(n).simd("i32x4.trunc_sat_f32x4_s");
+  c.get(shifted);
+  f32x4Const(c, roundingMagic).simd("i32x4.sub");
   const ni = keep(c, "ni");
   c.get(ni).i32(1).simd("i32x4.shr_s");
   const h = keep(c, "h");

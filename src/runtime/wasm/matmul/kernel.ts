@@ -7,7 +7,7 @@ import { ModuleBuilder } from "../emitter/module.js";
 import { relaxedSimdSupported } from "../features.js";
 import { compileKernel, instantiate, type CompiledKernel } from "../kernel.js";
 import { buildDriver, buildEdgeIn, buildEdgeOut } from "./driver.js";
-import { buildMicroKernel, buildPacker, type Activation, type MicroShape } from "./micro.js";
+import { buildMicroKernel, buildPacker, buildRowPacker, type Activation, type MicroShape } from "./micro.js";
 
 export interface MatmulSpec {
   readonly batch: number;
@@ -119,8 +119,8 @@ function buildMatmul(spec: MatmulSpec, blocking: Blocking, relaxed: boolean): Mo
   const module = new ModuleBuilder();
   const micro = module.addFunction("micro", buildMicroKernel(blocking, spec.activation ?? "none", relaxed, 4), false);
   // A lane is a row of A and a B lane is a column of B; strides are in elements of the stored matrices.
-  const packA = module.addFunction("packA", spec.transA ? buildPacker(blocking.mr, 1, m) : buildPacker(blocking.mr, k, 1), false);
-  const packB = module.addFunction("packB", spec.transB ? buildPacker(blocking.nr, k, 1) : buildPacker(blocking.nr, 1, n), false);
+  const packA = module.addFunction("packA", spec.transA ? buildRowPacker(blocking.mr, m) : buildPacker(blocking.mr, k, 1), false);
+  const packB = module.addFunction("packB", spec.transB ? buildPacker(blocking.nr, k, 1) : buildRowPacker(blocking.nr, n), false);
   const edgeIn = module.addFunction("edgeIn", buildEdgeIn(blocking, n), false);
   const edgeOut = module.addFunction("edgeOut", buildEdgeOut(blocking, n), false);
   module.addFunction("run", buildDriver(spec, blocking, layoutWork(blocking), { micro, packA, packB, edgeIn, edgeOut }));

@@ -161,6 +161,50 @@ export function buildPacker(width: number, laneStride: number, kStride: number):
   return c;
 }
 
+/**
+ * The same contract as buildPacker for operands whose lanes are contiguous (laneStride = 1): it walks
+ * the source row by row (one k step at a time) and scatters each row across the panels. Reading whole
+ * rows avoids the cache-set conflicts of walking a column of short segments at a power-of-two stride.
+ */
+export function buildRowPacker(width: number, kStride: number): CodeBuilder {
+  const c = new CodeBuilder([["src", "i32"], ["dst", "i32"], ["valid", "i32"], ["kc", "i32"]]);
+  const [src, dst, valid, kc] = c.params;
+  const p = c.local("i32", "p");
+  const from = c.local("i32", "from");
+  const to = c.local("i32", "to");
+  const left = c.local("i32", "left");
+  const panelBytes = c.local("i32", "panelBytes");
+  c.get(kc).i32(width * 4).op("i32.mul").set(panelBytes);
+  forSteps(c, p, kc, () => {
+    c.get(src).get(p).i32(kStride * 4).op("i32.mul").op("i32.add").set(from);
+    c.get(dst).get(p).i32(width * 4).op("i32.mul").op("i32.add").set(to);
+    c.get(valid).set(left);
+    const done = c.block();
+    const panels = c.loop();
+    c.get(left).i32(width).op("i32.lt_s").brIf(done);
+    copyFullPanelStep(c, width, 1, from, to);
+    c.get(from).i32(width * 4).op("i32.add").set(from);
+    c.get(to).get(panelBytes).op("i32.add").set(to);
+    c.get(left).i32(width).op("i32.sub").set(left);
+    c.br(panels);
+    c.end();
+    c.end();
+    // A partial last panel: copy the remaining lanes and zero the rest.
+    c.get(left).i32(0).op("i32.gt_s");
+    c.if();
+    for (let lane = 0; lane < width; lane++) {
+      c.i32(lane).get(left).op("i32.lt_s");
+      c.if();
+      c.get(to).get(from).mem("f32.load", lane * 4).mem("f32.store", lane * 4);
+      c.else();
+      c.get(to).f32(0).mem("f32.store", lane * 4);
+      c.end();
+    }
+    c.end();
+  });
+  return c;
+}
+
 function copyFullPanelStep(c: CodeBuilder, width: number, laneStride: number, from: ReturnType<CodeBuilder["local"]>, dst: ReturnType<CodeBuilder["local"]>): void {
   if (laneStride === 1) {
     let lane = 0;
