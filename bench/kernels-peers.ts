@@ -1,0 +1,89 @@
+// Peer implementations for bench/kernels.ts: TensorFlow.js on its wasm backend (XNNPACK) and jax-js on
+// its wasm backend with jit. Each loader returns null, with the reason, when the peer cannot run here.
+
+export interface PeerOps {
+  readonly name: string;
+  /** Returns a function that multiplies two fixed n x n matrices once, or null when unsupported. */
+  matmul(n: number, transA: boolean, transB: boolean): () => Promise<void> | void;
+  /** Returns a function that evaluates tanh(1.5 x + 0.5) * x over `size` floats once. */
+  tanhChain(size: number): () => Promise<void> | void;
+}
+
+export type PeerResult = { ok: true; peer: PeerOps } | { ok: false; name: string; reason: string };
+
+function filled(size: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  let state = seed;
+  for (let i = 0; i < size; i++) {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    out[i] = state / 2 ** 32 - 0.5;
+  }
+  return out;
+}
+
+/** TensorFlow.js with @tensorflow/tfjs-backend-wasm, limited to one thread for a single-thread comparison. */
+export async function loadTfjs(): Promise<PeerResult> {
+  const name = "tfjs-wasm";
+  try {
+    const tf = await import("@tensorflow/tfjs-core");
+    const wasm = await import("@tensorflow/tfjs-backend-wasm");
+    wasm.setThreadsCount(1);
+    if (!(await tf.setBackend("wasm"))) return { ok: false, name, reason: "tf.setBackend('wasm') returned false" };
+    await tf.ready();
+    const peer: PeerOps = {
+      name,
+      matmul(n, transA, transB) {
+        const a = tf.tensor2d(filled(n * n, 1), [n, n]);
+        const b = tf.tensor2d(filled(n * n, 2), [n, n]);
+        return () => tf.matMul(a, b, transA, transB).dispose();
+      },
+      tanhChain(size) {
+        const x = tf.tensor1d(filled(size, 3));
+        // The wasm backend runs each op synchronously, so the result is complete when the call returns.
+        return () => tf.tidy(() => tf.mul(tf.tanh(tf.add(tf.mul(x, 1.5), 0.5)), x)).dispose();
+      },
+    };
+    return { ok: true, peer };
+  } catch (error) {
+    return { ok: false, name, reason: String(error) };
+  }
+}
+
+/** jax-js on its wasm backend. Node 20 has no Web Worker global, so jax-js runs single-threaded here. */
+export async function loadJaxJs(): Promise<PeerResult> {
+  const name = "jax-js-wasm";
+  try {
+    const jax = await import("@jax-js/jax");
+    // init() without arguments probes WebGPU through `navigator`, which Node 20 lacks.
+    const devices = await jax.init("wasm");
+    if (!devices.includes("wasm")) return { ok: false, name, reason: `init("wasm") returned [${devices.join(", ")}]` };
+    jax.defaultDevice("wasm");
+    const np = jax.numpy;
+    type JaxArray = ReturnType<typeof np.array>;
+    const peer: PeerOps = {
+      name,
+      matmul(n, transA, transB) {
+        const a = np.array(filled(n * n, 1)).reshape([n, n]);
+        const b = np.array(filled(n * n, 2)).reshape([n, n]);
+        const f = jax.jit((x: JaxArray, y: JaxArray) => np.matmul(transA ? x.transpose() : x, transB ? y.transpose() : y));
+        return async () => {
+          const out = f(a.ref, b.ref);
+          await out.blockUntilReady();
+          out.dispose();
+        };
+      },
+      tanhChain(size) {
+        const x = np.array(filled(size, 3));
+        const f = jax.jit((v: JaxArray) => np.tanh(v.ref.mul(1.5).add(0.5)).mul(v));
+        return async () => {
+          const out = f(x.ref);
+          await out.blockUntilReady();
+          out.dispose();
+        };
+      },
+    };
+    return { ok: true, peer };
+  } catch (error) {
+    return { ok: false, name, reason: String(error) };
+  }
+}
