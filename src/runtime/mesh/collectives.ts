@@ -1,145 +1,184 @@
 // Collectives over shared device memories, run by each device's executor on its worker thread.
 //
-// Every collective reads its peers' memories directly. It opens with a barrier (peers' inputs are
-// ready) and closes with one (no peer still reads this device's buffers when later steps overwrite
-// them). Reductions combine ranks in rank order 0, 1, ..., p-1 and round to the dtype after each
-// combine, and each element is computed by exactly one device or in the same order on all of them, so
-// results are bitwise identical on every device and in every run.
+// Every collective reads or writes its peers' memories directly. Buffers sit at different offsets on
+// different devices, so each device publishes its input and output offsets in the control block before
+// the opening barrier, and peers read them after it. The closing barrier guarantees that no peer still
+// touches this device's buffers (or its published offsets) when later steps reuse them. Reductions
+// combine ranks in rank order 0, 1, ..., p-1 and round to the dtype after each combine, and each element
+// is computed once (then copied) or in the same order on every device, so results are bitwise identical
+// on every device and in every run.
 
 import { itemSize } from "../storage.js";
 import type { Barrier } from "./barrier.js";
+import { Slot, type ControlBlock } from "./control.js";
 import type { AllReduceStep, CollectiveStep, ReduceOp, ReduceScatterStep } from "./program.js";
+import type { Reducer } from "./reducer.js";
 import type { DeviceGroup } from "./topology.js";
 import { elementIndex, type MemoryViews, type NumericArray } from "./views.js";
 
-/** All-reduces of at least this many bytes use the bandwidth-optimised reduce-then-gather path. */
+/** All-reduces of at least this many bytes use the bandwidth-optimised sliced path. */
 export const largeAllReduceBytes = 64 * 1024;
 
-/** Slices of the reduce-then-gather path start on multiples of this many elements (a 64-byte line for float32). */
+/** Slices of the sliced path start on multiples of this many elements (a 64-byte line for float32). */
 const sliceAlignment = 16;
 
 export interface CollectiveContext {
   /** Views of every mesh device's memory, by device number. */
   readonly views: readonly MemoryViews[];
+  readonly control: ControlBlock;
   readonly group: DeviceGroup;
   readonly barrier: Barrier;
+  readonly reducer: Reducer;
   /** "program P device D step S", for errors. */
   readonly where: string;
 }
 
-/** Runs `step` with `input` and `output` resolved to byte offsets; the same offsets apply on every device. */
+/** A group member's buffers of the current collective, as byte offsets in its own memory. */
+interface Buffers {
+  readonly device: number;
+  readonly input: number;
+  readonly output: number;
+}
+
+/** Runs `step` with this device's `input` and `output` resolved to byte offsets in its memory. */
 export function runCollective(step: CollectiveStep, input: number, output: number, context: CollectiveContext): void {
-  const { barrier, group } = context;
+  const { barrier, group, control } = context;
+  const self = group.members[group.rank];
+  control.store(self, Slot.Input, input);
+  control.store(self, Slot.Output, output);
   barrier.arrive(group.members);
+  const ranks: Buffers[] = group.members.map((device) => ({ device, input: control.load(device, Slot.Input), output: control.load(device, Slot.Output) }));
+  const block = step.count * itemSize(step.dtype);
+  const me = ranks[group.rank];
   switch (step.kind) {
     case "allReduce":
-      allReduce(step, input, output, context);
+      allReduce(step, ranks, context);
       break;
     case "reduceScatter":
-      reduceScatter(step, input, output, context);
+      reduceScatter(step, ranks, context);
       break;
     case "allGather":
-      for (let s = 0; s < group.members.length; s++) copyBlock(context, group.members[s], input, output + s * blockBytes(step), blockBytes(step));
+      ranks.forEach((source, s) => copy(context, source.device, source.input, self, me.output + s * block, block));
       break;
     case "allToAll":
-      for (let s = 0; s < group.members.length; s++) copyBlock(context, group.members[s], input + group.rank * blockBytes(step), output + s * blockBytes(step), blockBytes(step));
+      ranks.forEach((source, s) => copy(context, source.device, source.input + group.rank * block, self, me.output + s * block, block));
       break;
     case "broadcast":
-      copyBlock(context, group.members[step.root], input, output, blockBytes(step));
+      copy(context, ranks[step.root].device, ranks[step.root].input, self, me.output, block);
       break;
-    case "permute":
-      permute(step.pairs, input, output, blockBytes(step), context);
+    case "permute": {
+      const pair = step.pairs.find(([, target]) => target === group.rank);
+      if (pair === undefined) context.views[self].bytes.fill(0, me.output, me.output + block);
+      else copy(context, ranks[pair[0]].device, ranks[pair[0]].input, self, me.output, block);
       break;
+    }
     default:
       step satisfies never;
   }
   barrier.arrive(group.members);
 }
 
-function blockBytes(step: CollectiveStep): number {
-  return step.count * itemSize(step.dtype);
-}
-
-/** Copies `bytes` from `source`'s memory at `from` to this device's memory at `to`. */
-function copyBlock(context: CollectiveContext, source: number, from: number, to: number, bytes: number): void {
+/** Copies `bytes` from `source`'s memory at `from` to `target`'s memory at `to`. */
+function copy(context: CollectiveContext, source: number, from: number, target: number, to: number, bytes: number): void {
   if (bytes === 0) return;
-  const self = context.group.members[context.group.rank];
-  context.views[self].bytes.set(context.views[source].bytes.subarray(from, from + bytes), to);
-}
-
-function permute(pairs: readonly (readonly [number, number])[], input: number, output: number, bytes: number, context: CollectiveContext): void {
-  const pair = pairs.find(([, target]) => target === context.group.rank);
-  if (pair !== undefined) {
-    copyBlock(context, context.group.members[pair[0]], input, output, bytes);
-    return;
-  }
-  const self = context.group.members[context.group.rank];
-  context.views[self].bytes.fill(0, output, output + bytes);
+  context.views[target].bytes.set(context.views[source].bytes.subarray(from, from + bytes), to);
 }
 
 /**
- * Small all-reduces reduce the whole buffer on every device (one barrier pair, p reads per element).
- * Large ones split the buffer into one slice per rank: each device reduces its slice from every peer,
- * then after a barrier copies the other slices from their owners, so each element is read p times in
- * total instead of p^2 times.
+ * Small all-reduces reduce the whole buffer on every device. Large ones give each rank one slice: the
+ * rank reduces its slice from every peer's input and writes the result into every member's output, so
+ * each input element is read once and each output element written once, with no extra barrier.
  */
-function allReduce(step: AllReduceStep, input: number, output: number, context: CollectiveContext): void {
-  const { group, barrier } = context;
-  const p = group.members.length;
+function allReduce(step: AllReduceStep, ranks: readonly Buffers[], context: CollectiveContext): void {
+  const { group } = context;
+  const p = ranks.length;
   const n = step.count;
+  const me = ranks[group.rank];
   if (p === 1 || n * itemSize(step.dtype) < largeAllReduceBytes) {
-    reduceRange(step, input, output, 0, n, context);
+    reduceRange(step, ranks, 0, me.output, 0, n, context, []);
     return;
   }
   const slice = Math.ceil(n / p / sliceAlignment) * sliceAlignment;
   const start = Math.min(n, group.rank * slice);
-  reduceRange(step, input, output, start, Math.min(n, start + slice) - start, context);
-  barrier.arrive(group.members);
-  const size = itemSize(step.dtype);
-  for (let s = 0; s < p; s++) {
-    if (s === group.rank) continue;
-    const from = Math.min(n, s * slice);
-    const to = Math.min(n, from + slice);
-    copyBlock(context, group.members[s], output + from * size, output + from * size, (to - from) * size);
-  }
+  const peers = ranks.filter((_, r) => r !== group.rank);
+  reduceRange(step, ranks, 0, me.output, start, Math.min(n, start + slice) - start, context, peers);
 }
 
-function reduceScatter(step: ReduceScatterStep, input: number, output: number, context: CollectiveContext): void {
-  const offset = context.group.rank * step.count * itemSize(step.dtype);
-  reduceRange(step, input + offset, output, 0, step.count, context);
+function reduceScatter(step: ReduceScatterStep, ranks: readonly Buffers[], context: CollectiveContext): void {
+  const me = ranks[context.group.rank];
+  reduceRange(step, ranks, context.group.rank * step.count * itemSize(step.dtype), me.output, 0, step.count, context, []);
 }
 
-/** Writes elements [start, start + n) of the reduction of every rank's input into this device's output. */
-function reduceRange(step: AllReduceStep | ReduceScatterStep, input: number, output: number, start: number, n: number, context: CollectiveContext): void {
+/**
+ * Writes elements [start, start + n) of the reduction of every rank's input (read at each rank's input
+ * offset plus `shift` bytes) into this device's output, and copies each finished chunk into the outputs
+ * of `alsoTo` while it is still in cache. Peers' data is staged chunk by chunk in the device's scratch
+ * area, where the SIMD kernels combine it; ops without a kernel use typed-array loops, which round the
+ * same way.
+ */
+function reduceRange(step: AllReduceStep | ReduceScatterStep, ranks: readonly Buffers[], shift: number, output: number, start: number, n: number, context: CollectiveContext, alsoTo: readonly Buffers[]): void {
   if (n === 0) return;
-  const { group, views } = context;
-  const dtype = step.dtype;
-  const inStart = elementIndex(input, dtype, context.where) + start;
-  const outStart = elementIndex(output, dtype, context.where) + start;
-  const self = group.members[group.rank];
-  const out = views[self].array(dtype) as NumericArray;
-  const sources = group.members.map((member) => views[member].array(dtype) as NumericArray);
-  if (sources.length === 1) {
-    out.set(sources[0].subarray(inStart, inStart + n), outStart);
-  } else {
-    combine(step.op, out, outStart, sources[0], sources[1], inStart, n);
-    for (let q = 2; q < sources.length; q++) combine(step.op, out, outStart, out, sources[q], inStart, n, outStart);
+  const { reducer } = context;
+  const self = context.group.members[context.group.rank];
+  const size = itemSize(step.dtype);
+  const combineKernel = reducer.combine(step.op, step.dtype);
+  const divideKernel = step.op === "mean" ? reducer.divide(step.dtype) : undefined;
+  for (const rank of ranks) elementIndex(rank.input + shift, step.dtype, context.where);
+  elementIndex(output, step.dtype, context.where);
+  const useLoops = ranks.length === 1 || combineKernel === undefined || (step.op === "mean" && divideKernel === undefined);
+  const chunkBytes = useLoops ? n * size : reducer.chunkBytes;
+  for (let at = start * size; at < (start + n) * size; at += chunkBytes) {
+    const bytes = Math.min(chunkBytes, (start + n) * size - at);
+    const to = output + at;
+    if (useLoops) {
+      reduceWithLoops(step, ranks.map((rank) => ({ device: rank.device, offset: rank.input + shift + at })), self, to, bytes / size, context);
+    } else {
+      const from = (r: number) => ranks[r].input + shift + at;
+      combineKernel(to, stage(context, ranks[0].device, from(0), bytes, 0), stage(context, ranks[1].device, from(1), bytes, 1), bytes);
+      for (let r = 2; r < ranks.length; r++) combineKernel(to, to, stage(context, ranks[r].device, from(r), bytes, 0), bytes);
+      divideKernel?.(to, bytes, ranks.length);
+    }
+    for (const peer of alsoTo) copy(context, self, to, peer.device, peer.output + at, bytes);
   }
-  if (step.op === "mean") divide(out, outStart, n, sources.length);
 }
 
-/** out[o + i] = a[aStart + i] op b[inStart + i]; `aStart` defaults to `inStart`. */
-function combine(op: ReduceOp, out: NumericArray, o: number, a: NumericArray, b: NumericArray, inStart: number, n: number, aStart = inStart): void {
+/** Returns where `bytes` of `source`'s memory at `from` can be read in this device's memory, copying them to scratch slot `slot` if needed. */
+function stage(context: CollectiveContext, source: number, from: number, bytes: number, slot: 0 | 1): number {
+  const self = context.group.members[context.group.rank];
+  if (source === self) return from;
+  const scratch = context.reducer.scratch[slot];
+  copy(context, source, from, self, scratch, bytes);
+  return scratch;
+}
+
+/** The reduction of `n` elements from each source into this device's memory at byte `to`, with typed-array loops. */
+function reduceWithLoops(step: AllReduceStep | ReduceScatterStep, sources: readonly { device: number; offset: number }[], self: number, to: number, n: number, context: CollectiveContext): void {
+  const dtype = step.dtype;
+  const out = context.views[self].array(dtype) as NumericArray;
+  const outStart = to / itemSize(dtype);
+  const arrays = sources.map((source) => context.views[source.device].array(dtype) as NumericArray);
+  const starts = sources.map((source) => source.offset / itemSize(dtype));
+  if (arrays.length === 1) {
+    out.set(arrays[0].subarray(starts[0], starts[0] + n), outStart);
+  } else {
+    combine(step.op, out, outStart, arrays[0], starts[0], arrays[1], starts[1], n);
+    for (let q = 2; q < arrays.length; q++) combine(step.op, out, outStart, out, outStart, arrays[q], starts[q], n);
+  }
+  if (step.op === "mean") divide(out, outStart, n, arrays.length);
+}
+
+/** out[o + i] = a[aStart + i] op b[bStart + i]. */
+function combine(op: ReduceOp, out: NumericArray, o: number, a: NumericArray, aStart: number, b: NumericArray, bStart: number, n: number): void {
   switch (op) {
     case "sum":
     case "mean":
-      for (let i = 0; i < n; i++) out[o + i] = a[aStart + i] + b[inStart + i];
+      for (let i = 0; i < n; i++) out[o + i] = a[aStart + i] + b[bStart + i];
       return;
     case "max":
-      for (let i = 0; i < n; i++) out[o + i] = Math.max(a[aStart + i], b[inStart + i]);
+      for (let i = 0; i < n; i++) out[o + i] = Math.max(a[aStart + i], b[bStart + i]);
       return;
     case "min":
-      for (let i = 0; i < n; i++) out[o + i] = Math.min(a[aStart + i], b[inStart + i]);
+      for (let i = 0; i < n; i++) out[o + i] = Math.min(a[aStart + i], b[bStart + i]);
       return;
     default:
       op satisfies never;

@@ -63,6 +63,9 @@ export const enum Slot {
   Thread = 8,
   /** Sequence number of the last run this device finished. */
   Finished = 9,
+  /** Byte offsets of this device's input and output in the collective it is running, for its peers. */
+  Input = 10,
+  Output = 11,
   Bindings = 16,
 }
 

@@ -7,6 +7,7 @@ import { Barrier, RunAborted } from "./barrier.js";
 import { runCollective } from "./collectives.js";
 import { Command, ControlBlock, DeviceState, FaultKind, Header, Slot } from "./control.js";
 import { decodeDeviceProgram, type ExecutorMessage, type ExecutorTask } from "./messages.js";
+import { Reducer } from "./reducer.js";
 import { isCollective, type DeviceProgram, type KernelStep, type Operand, type Step } from "./program.js";
 import { MeshTopology, type DeviceGroup } from "./topology.js";
 import { MemoryViews } from "./views.js";
@@ -33,6 +34,7 @@ class Executor {
   readonly #topology: MeshTopology;
   readonly #views: MemoryViews[];
   readonly #barrier: Barrier;
+  readonly #reducer: Reducer;
   readonly #programs = new Map<number, LoadedProgram>();
   readonly #kernels = new Map<string, CompiledKernel>();
   #bindings: number[] = [];
@@ -44,6 +46,7 @@ class Executor {
     this.#topology = new MeshTopology(task.shape, task.axisNames);
     this.#views = task.memories.map((memory) => new MemoryViews(memory));
     this.#barrier = new Barrier(this.#control, task.device);
+    this.#reducer = new Reducer(task.reduceModule, task.memories[task.device], task.scratch[task.device], task.scratchBytes);
   }
 
   loop(): number {
@@ -143,7 +146,7 @@ class Executor {
       case "permute": {
         const group = loaded.groups[index] as DeviceGroup;
         const where = `program "${loaded.name}" device ${this.#device} step ${index}`;
-        runCollective(step, this.#resolve(step.input), this.#resolve(step.output), { views: this.#views, group, barrier: this.#barrier, where });
+        runCollective(step, this.#resolve(step.input), this.#resolve(step.output), { views: this.#views, control: this.#control, group, barrier: this.#barrier, reducer: this.#reducer, where });
         return;
       }
       case "throw":

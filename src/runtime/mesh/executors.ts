@@ -134,7 +134,7 @@ export class ExecutorSet {
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        throw new DeviceError(`the executor of device ${device} did not start before the mesh timeout; the machine may be overloaded, or raise timeoutMs`, device, "", -1);
+        throw new DeviceError(`the executor of device ${device} did not start in time; the machine may be overloaded, or raise startTimeoutMs`, device, "", -1);
       }
       await waitAsync(this.#control.i32, index, generation, Math.min(remaining, 100));
     }

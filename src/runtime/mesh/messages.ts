@@ -20,6 +20,11 @@ export interface ExecutorTask {
   readonly port: MessagePort;
   /** Milliseconds an idle executor sleeps on its doorbell before checking again. */
   readonly idleWaitMs: number;
+  /** The reduction kernels (reduceKernels), compiled once on the main thread. */
+  readonly reduceModule: WebAssembly.Module;
+  /** Byte offset of each device's scratch area for staging peers' data, by device number. */
+  readonly scratch: readonly number[];
+  readonly scratchBytes: number;
 }
 
 /** Messages on an executor's port; each is read when the next doorbell rings, before the run starts. */

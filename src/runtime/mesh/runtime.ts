@@ -8,6 +8,7 @@ import { ExecutorSet, describe, type ExecutorHandle } from "./executors.js";
 import { faultError } from "./faults.js";
 import { encodeDeviceProgram } from "./messages.js";
 import { createPool } from "./pool.js";
+import { reduceKernels } from "./reduce-kernels.js";
 import { bindingCount, type Program } from "./program.js";
 import { MeshTopology } from "./topology.js";
 import { validateProgram } from "./validate.js";
@@ -29,6 +30,11 @@ export interface MeshRuntimeOptions {
   readonly blockingWaitMs?: number;
   /** Milliseconds devices get to leave an aborted run before their workers are terminated. Default 1000. */
   readonly stopGraceMs?: number;
+  /**
+   * Milliseconds a run waits for worker threads to start, on top of timeoutMs; a busy machine can take
+   * seconds to start eight workers. Default 30 000.
+   */
+  readonly startTimeoutMs?: number;
 }
 
 /** A program loaded into a mesh; pass it to run. */
@@ -36,6 +42,9 @@ export interface ProgramHandle {
   readonly id: number;
   readonly program: Program;
 }
+
+/** Bytes reserved in every device memory for staging peers' data during reductions: two 32 KiB chunks. */
+export const scratchBytes = 64 * 1024;
 
 /** Extra milliseconds after the deadline before the main thread records a timeout itself, so that a worker's barrier timeout (which names the late peer) is recorded first. */
 const recordGraceMs = 100;
@@ -50,6 +59,7 @@ export class MeshRuntime {
   readonly #encoded = new Map<number, Uint8Array[]>();
   readonly #blockingWaitMs: number;
   readonly #stopGraceMs: number;
+  readonly #startTimeoutMs: number;
   #nextProgram = 1;
   #runs = 0;
   #queue: Promise<unknown> = Promise.resolve();
@@ -63,6 +73,7 @@ export class MeshRuntime {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.#blockingWaitMs = options.blockingWaitMs ?? 2;
     this.#stopGraceMs = options.stopGraceMs ?? 1000;
+    this.#startTimeoutMs = options.startTimeoutMs ?? 30_000;
     this.#pool = createPool(devices, options.threads ?? devices);
     const layout = controlLayout(devices, options.maxBindings ?? 256);
     this.#control = new ControlBlock(new SharedArrayBuffer(layout.bytes), layout);
@@ -70,6 +81,7 @@ export class MeshRuntime {
     this.#executors = new ExecutorSet(this.#pool, this.#control, {
       shape: this.topology.shape, axisNames: this.topology.axisNames, memories: this.memories.map((m) => m.memory),
       control: this.#control.i32.buffer as SharedArrayBuffer, layout, idleWaitMs: 1000,
+      reduceModule: reduceKernels().module, scratch: this.memories.map((memory) => memory.alloc(scratchBytes)), scratchBytes,
     });
     this.#executors.onExit = (handle) => this.#onExecutorExit(handle);
     this.#executors.startMissing();
@@ -136,7 +148,7 @@ export class MeshRuntime {
     this.#checkOpen();
     const program = handle.program;
     this.#checkInputs(handle, inputs);
-    await this.#executors.ready(Date.now() + this.timeoutMs);
+    await this.#executors.ready(Date.now() + this.timeoutMs + this.#startTimeoutMs);
     const outputs = program.devices.map((part, d) => part.outputs.map((bytes) => this.memories[d].alloc(bytes)));
     const temps = program.devices.map((part, d) => part.temps.map((bytes) => this.memories[d].alloc(bytes)));
     try {

@@ -103,6 +103,8 @@ export async function runCollective(runtime: MeshRuntime, spec: CollectiveSpec, 
   const groupSize = topology.groupOf(0, spec.axes).members.length;
   const sizes = collectiveSizes(spec, groupSize);
   const inputs = runtime.memories.map((_, d) => randomStorage(dtype, sizes.input, seed * 1000 + d));
+  // Pads of different sizes put each device's buffers at a different offset, as in real programs.
+  const pads = runtime.memories.map((memory, d) => memory.alloc(16 + 48 * d));
   const offsets = runtime.memories.map((memory, d) => memory.upload(inputs[d]));
   const program = runtime.load(collectiveProgram(topology, spec));
   try {
@@ -113,6 +115,7 @@ export async function runCollective(runtime: MeshRuntime, spec: CollectiveSpec, 
   } finally {
     runtime.unload(program);
     offsets.forEach((offset, d) => runtime.memories[d].free(offset));
+    pads.forEach((pad, d) => runtime.memories[d].free(pad));
   }
 }
 
