@@ -6,23 +6,36 @@ import type { Storage } from "../runtime/storage.js";
 import type { Node } from "./node.js";
 import { buildProgram, type Schedule } from "./schedule.js";
 
-/** A prepared computation: given one buffer per boundary node, returns one buffer per requested output. */
+/**
+ * A prepared computation: given one buffer per boundary node, `run` returns one buffer per requested
+ * output, followed by one per entry of `extras` (positions in the schedule's order).
+ */
 export interface ExecutionPlan {
   run(inputs: readonly Storage[]): Storage[];
+  /** Intermediates the plan computes into buffers anyway and returns too, so nothing has to compute them again. */
+  readonly extras: readonly number[];
+}
+
+export interface PlanOptions {
+  /** Also return every intermediate that ends up in a buffer of its own (eager realization wants them). */
+  readonly keepMaterialized?: boolean;
 }
 
 export interface Executor {
   readonly name: string;
   /** Prepares `schedule` so that `run` returns the buffers of `outputs` (nodes of the order or the boundary). */
-  plan(schedule: Schedule, outputs: readonly Node[]): ExecutionPlan;
+  plan(schedule: Schedule, outputs: readonly Node[], options?: PlanOptions): ExecutionPlan;
 }
 
 export const referenceExecutor: Executor = {
   name: "reference",
-  plan(schedule, outputs) {
+  plan(schedule, outputs, options = {}) {
     const { program, slots } = buildProgram(schedule.order, schedule.boundary);
-    const outputSlots = outputs.map((n) => slots.get(n) as number);
+    const requested = new Set(outputs);
+    const extras = options.keepMaterialized === true ? schedule.order.flatMap((n, i) => (requested.has(n) ? [] : [i])) : [];
+    const outputSlots = [...outputs, ...extras.map((i) => schedule.order[i])].map((n) => slots.get(n) as number);
     return {
+      extras,
       run(inputs) {
         const results = interpret(program, inputs);
         return outputSlots.map((slot) => results[slot]);

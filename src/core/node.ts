@@ -27,6 +27,12 @@ export class Node {
   inputs: readonly Node[];
   /** The node's data once realized; never mutated after it is set. */
   buffer: Storage | undefined;
+  /**
+   * Op nodes created with this node as an input, counted at creation and never decremented. When it
+   * exceeds the uses inside one realization, something outside may still need the value, so a
+   * backend keeps it rather than fusing it away.
+   */
+  consumers = 0;
 
   private constructor(
     readonly kind: NodeKind,
@@ -51,6 +57,7 @@ export class Node {
   }
 
   static op<K extends PrimitiveName>(prim: K, params: ParamsByPrimitive[K], inputs: readonly Node[], aval: Aval, tracked: boolean): Node {
+    for (const input of inputs) input.consumers++;
     return new Node("op", aval, prim, params, inputs, undefined, tracked);
   }
 

@@ -36,9 +36,9 @@ function cachedPlan(key: string, build: () => ExecutionPlan): ExecutionPlan {
 }
 
 /**
- * Computes every pending node behind `roots`. The roots and the tracked nodes (which a backward pass
- * may read) keep their buffers and drop their inputs; other intermediates keep their inputs instead,
- * so they can be computed again if anything still refers to them.
+ * Computes every pending node behind `roots`. The roots and every intermediate the executor put in a
+ * buffer of its own keep their buffers; untracked ones then drop their inputs. Fused intermediates
+ * keep their inputs instead, so a backward pass or a later read computes them again.
  */
 export function realizeNodes(roots: readonly Node[]): void {
   const schedule = scheduleGraph(roots, (node) => node.realized);
@@ -48,15 +48,16 @@ export function realizeNodes(roots: readonly Node[]): void {
   const rootSet = new Set(roots);
   const positions: number[] = [];
   schedule.order.forEach((node, i) => {
-    if (rootSet.has(node) || node.tracked) positions.push(i);
+    if (rootSet.has(node)) positions.push(i);
   });
   const kept = positions.map((i) => schedule.order[i]);
   const executor = activeExecutor();
   const key = `${executor.name}|${scheduleSignature(schedule)}|keep:${positions.join(",")}`;
-  const plan = cachedPlan(key, () => executor.plan(schedule, kept));
+  const plan = cachedPlan(key, () => executor.plan(schedule, kept, { keepMaterialized: true }));
   const results = plan.run(schedule.boundary.map((n) => n.buffer as Storage));
 
-  kept.forEach((node, i) => {
+  const receivers = [...kept, ...plan.extras.map((i) => schedule.order[i])];
+  receivers.forEach((node, i) => {
     node.buffer = results[i];
     if (!node.tracked) node.inputs = [];
   });

@@ -1,13 +1,13 @@
 // The WebAssembly executor: lowers a schedule once, plans its memory, then runs it on the device.
 
-import { installExecutor, type ExecutionPlan, type Executor } from "../../core/executor.js";
+import { installExecutor, type ExecutionPlan, type Executor, type PlanOptions } from "../../core/executor.js";
 import type { Node } from "../../core/node.js";
 import type { Schedule } from "../../core/schedule.js";
 import { sizeOf } from "../../core/shape.js";
 import { debugLog } from "../../runtime/debug.js";
 import { DeviceMemory } from "../../runtime/device/memory.js";
 import { itemSize, type Storage } from "../../runtime/storage.js";
-import { lowerSchedule } from "./lower.js";
+import { lowerSchedule, type Value } from "./lower.js";
 import { planMemory } from "./memory-plan.js";
 import type { BufferRef, Step } from "./steps.js";
 
@@ -41,15 +41,22 @@ function runStep(step: Step, memory: DeviceMemory, address: (ref: BufferRef) => 
   }
 }
 
-function planSchedule(schedule: Schedule, outputs: readonly Node[]): ExecutionPlan {
+function planSchedule(schedule: Schedule, requested: readonly Node[], options: PlanOptions = {}): ExecutionPlan {
   const boundaryIndex = new Map(schedule.boundary.map((n, i) => [n, i]));
-  const computed = outputs.filter((n) => !boundaryIndex.has(n));
-  const { builder, outputValues } = lowerSchedule(schedule, computed);
+  const computed = requested.filter((n) => !boundaryIndex.has(n));
+  const { builder, outputValues, materialized } = lowerSchedule(schedule, computed);
+  const requestedSet = new Set(requested);
+  const extras = options.keepMaterialized === true ? materialized.filter((i) => !requestedSet.has(schedule.order[i])) : [];
+  const extraValues = extras.map((i) => builder.valueOf(schedule.order[i]) as Value & { kind: "buffer" });
+  for (const value of extraValues) builder.buffers[value.buffer].lastStep = Infinity;
+  const outputs = [...requested, ...extras.map((i) => schedule.order[i])];
+  const values = [...outputValues, ...extraValues];
   const { offsets, arenaBytes } = planMemory(builder.buffers);
   const steps = builder.steps;
   debugLog(2, () => `wasm program: ${steps.filter((s) => s.kind !== "upload").length} launches, arena ${arenaBytes} bytes`);
 
   return {
+    extras,
     run(inputs) {
       const memory = defaultDevice();
       const base = memory.alloc(arenaBytes);
@@ -60,7 +67,7 @@ function planSchedule(schedule: Schedule, outputs: readonly Node[]): ExecutionPl
         return outputs.map((node) => {
           const input = boundaryIndex.get(node);
           if (input !== undefined) return inputs[input];
-          const value = outputValues[next++];
+          const value = values[next++];
           return memory.read(node.dtype, address({ buffer: value.buffer, elementOffset: value.view.offset, dtype: node.dtype }), sizeOf(node.shape));
         });
       } finally {

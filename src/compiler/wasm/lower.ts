@@ -200,8 +200,14 @@ function countUses(schedule: Schedule, outputs: readonly Node[]): Map<Node, numb
   return uses;
 }
 
-/** Lowers every node of the schedule; returns the program with the outputs' dense buffers. */
-export function lowerSchedule(schedule: Schedule, outputs: readonly Node[]): { builder: ProgramBuilder; outputValues: (Value & { kind: "buffer" })[] } {
+/**
+ * Lowers every node of the schedule; returns the program, the outputs' dense buffers, and the
+ * positions of the nodes whose value ended up as a dense buffer of their own.
+ */
+export function lowerSchedule(
+  schedule: Schedule,
+  outputs: readonly Node[],
+): { builder: ProgramBuilder; outputValues: (Value & { kind: "buffer" })[]; materialized: number[] } {
   const builder = new ProgramBuilder(schedule);
   const uses = countUses(schedule, outputs);
   const outputSet = new Set(outputs);
@@ -212,15 +218,25 @@ export function lowerSchedule(schedule: Schedule, outputs: readonly Node[]): { b
     builder.setValue(node, { kind: "buffer", buffer, view: { strides: stridesOf(node.shape), offset: 0 }, dtype: node.dtype });
   });
 
-  for (const node of schedule.order) {
+  const materialized: number[] = [];
+  const ownsBuffer = new Set<number>(schedule.boundary.map((node) => (builder.valueOf(node) as Value & { kind: "buffer" }).buffer));
+  schedule.order.forEach((node, position) => {
     const value = lowerNode(builder, node);
-    const mustMaterialize = value.kind === "expr" && ((uses.get(node) ?? 0) > 1 || outputSet.has(node) || builder.isLarge(value.expr));
-    builder.setValue(node, mustMaterialize ? builder.materialize(value, node.shape, node.dtype) : value);
-  }
+    const localUses = uses.get(node) ?? 0;
+    const usedOutside = node.consumers > localUses - (outputSet.has(node) ? 1 : 0);
+    const mustMaterialize = value.kind === "expr" && (localUses > 1 || usedOutside || outputSet.has(node) || builder.isLarge(value.expr));
+    const final = mustMaterialize ? builder.materialize(value, node.shape, node.dtype) : value;
+    builder.setValue(node, final);
+    // A view of another node's buffer is not this node's own data.
+    if (final.kind === "buffer" && isDense(final.view, node.shape) && !ownsBuffer.has(final.buffer)) {
+      ownsBuffer.add(final.buffer);
+      materialized.push(position);
+    }
+  });
 
   const outputValues = outputs.map((node) => builder.materialize(builder.valueOf(node), node.shape, node.dtype));
   for (const value of outputValues) builder.buffers[value.buffer].lastStep = Infinity;
-  return { builder, outputValues };
+  return { builder, outputValues, materialized };
 }
 
 function lowerNode(builder: ProgramBuilder, node: Node): Value {

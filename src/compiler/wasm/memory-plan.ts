@@ -23,20 +23,23 @@ function aligned(bytes: number): number {
 export function planMemory(buffers: readonly PlannedBuffer[]): { offsets: number[]; arenaBytes: number } {
   const offsets = new Array<number>(buffers.length);
   const order = buffers.map((_, i) => i).sort((a, b) => buffers[a].firstStep - buffers[b].firstStep || a - b);
-  const live: { start: number; end: number; lastStep: number }[] = [];
+  // Ranges still in use, sorted by start; buffers come in order of first write, so a range whose last
+  // read is before the current first write can be dropped for good.
+  let live: { start: number; end: number; lastStep: number }[] = [];
   let arenaBytes = 0;
 
   for (const i of order) {
     const buffer = buffers[i];
     const size = aligned(buffer.bytes);
-    const occupied = live.filter((r) => r.lastStep >= buffer.firstStep).sort((a, b) => a.start - b.start);
+    live = live.filter((r) => r.lastStep >= buffer.firstStep);
     let offset = 0;
-    for (const range of occupied) {
-      if (offset + size <= range.start) break;
-      offset = Math.max(offset, range.end);
+    let at = 0;
+    for (; at < live.length; at++) {
+      if (offset + size <= live[at].start) break;
+      offset = Math.max(offset, live[at].end);
     }
     offsets[i] = offset;
-    live.push({ start: offset, end: offset + size, lastStep: buffer.lastStep });
+    live.splice(at, 0, { start: offset, end: offset + size, lastStep: buffer.lastStep });
     arenaBytes = Math.max(arenaBytes, offset + size);
   }
   return { offsets, arenaBytes };
