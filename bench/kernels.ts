@@ -24,7 +24,9 @@ interface Row {
   unit: string;
   ours: number;
   peers: Record<string, number | null>;
+  /** ours divided by the ceiling measured right before this row. */
   fractionOfCeiling?: number;
+  ceiling?: number;
 }
 
 /** Median latency in milliseconds of `fn`, measured by tinybench. */
@@ -46,15 +48,17 @@ function fill(memory: DeviceMemory, offset: number, size: number, seed: number):
   }
 }
 
-async function measureCeiling(memory: DeviceMemory): Promise<number> {
+/** Measures the SIMD ceiling in GFLOP/s; a short run is taken next to each matmul, since shared hosts drift. */
+async function measureCeiling(memory: DeviceMemory, timeMs: number): Promise<number> {
   const run = ceilingKernel(memory.memory);
   const out = memory.alloc(16);
-  const iterations = 2_000_000;
-  const ms = await median("ceiling", () => run(iterations, out), quick ? 300 : 1000);
+  const iterations = 1_000_000;
+  const ms = await median("ceiling", () => run(iterations, out), timeMs);
+  memory.free(out);
   return (iterations * ceilingFlopsPerIteration) / (ms / 1e3) / 1e9;
 }
 
-async function measureMatmul(memory: DeviceMemory, peers: PeerOps[], ceiling: number): Promise<Row[]> {
+async function measureMatmul(memory: DeviceMemory, peers: PeerOps[]): Promise<Row[]> {
   const rows: Row[] = [];
   for (const n of matmulSizes) {
     const a = memory.alloc(n * n * 4);
@@ -68,6 +72,7 @@ async function measureMatmul(memory: DeviceMemory, peers: PeerOps[], ceiling: nu
       const label = `matmul n=${n} ${transA ? "T" : "N"}${transB ? "T" : "N"}`;
       const kernel = matmulKernel({ batch: 1, m: n, k: n, n, transA, transB });
       const work = memory.alloc(kernel.workBytes);
+      const ceiling = await measureCeiling(memory, 300);
       const ours = flops / ((await median(label, () => kernel.run(memory.memory, a, b, c, 0, work), time)) / 1e3) / 1e9;
       memory.free(work);
       const peerValues: Record<string, number | null> = {};
@@ -75,8 +80,8 @@ async function measureMatmul(memory: DeviceMemory, peers: PeerOps[], ceiling: nu
         const fn = peer.matmul(n, transA, transB);
         peerValues[peer.name] = flops / ((await median(`${label} ${peer.name}`, fn, time)) / 1e3) / 1e9;
       }
-      rows.push({ benchmark: label, unit: "GFLOP/s", ours, peers: peerValues, fractionOfCeiling: ours / ceiling });
-      console.error(`  ${label}: ${ours.toFixed(1)} GFLOP/s`);
+      rows.push({ benchmark: label, unit: "GFLOP/s", ours, peers: peerValues, fractionOfCeiling: ours / ceiling, ceiling });
+      console.error(`  ${label}: ${ours.toFixed(1)} GFLOP/s, ceiling measured just before: ${ceiling.toFixed(1)}`);
     }
     [a, b, c].forEach((o) => memory.free(o));
   }
@@ -136,10 +141,10 @@ async function main(): Promise<void> {
   const failures = loaded.flatMap((p) => (p.ok ? [] : [{ name: p.name, reason: p.reason }]));
   for (const f of failures) console.error(`peer ${f.name} failed to load: ${f.reason}`);
 
-  const ceiling = await measureCeiling(memory);
+  const ceiling = await measureCeiling(memory, quick ? 300 : 1000);
   console.error(`SIMD ceiling: ${ceiling.toFixed(1)} GFLOP/s`);
   const rows: Row[] = [{ benchmark: "SIMD ceiling (f32x4 mul+add)", unit: "GFLOP/s", ours: ceiling, peers: {} }];
-  rows.push(...(await measureMatmul(memory, peers, ceiling)));
+  rows.push(...(await measureMatmul(memory, peers)));
   rows.push(await measureChain(memory, peers));
   rows.push(await measureCopy(memory));
 

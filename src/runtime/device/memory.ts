@@ -18,7 +18,7 @@ export interface DeviceMemoryOptions {
   readonly capacityBytes?: number;
 }
 
-/** 4 GiB: the largest wasm32 memory, so a device can hold a model of a few billion float32 parameters at most. */
+/** 4 GiB: the largest wasm32 memory, room for about 10^9 float32 values per device. */
 export const defaultCapacityBytes = 65536 * pageBytes;
 
 export class DeviceMemory {
@@ -67,7 +67,7 @@ export class DeviceMemory {
     }
   }
 
-  /** A typed-array view of `length` elements of `dtype` at `offset`; it shares memory with the device. */
+  /** Returns a typed-array view of `length` elements of `dtype` at `offset` that shares memory with the device. */
   view(dtype: StorageDType, offset: number, length: number): Storage {
     const buffer = this.memory.buffer;
     switch (dtype) {
@@ -113,8 +113,8 @@ export class DeviceMemory {
     if (needed > this.capacityBytes) return;
     const target = Math.min(this.capacityBytes, Math.max(needed, 2 * current));
     const pages = Math.ceil((target - current) / pageBytes);
-    // The engine may refuse to commit a large grow (RangeError), so fall back to what this request needs;
-    // if that fails as well, alloc reports the request as out of memory.
+    // The engine may refuse to commit a large grow (RangeError), so fall back to what this request needs.
+    // If that fails as well, alloc reports the request as out of memory.
     if (!tryGrow(this.memory, pages) && !tryGrow(this.memory, Math.ceil((needed - current) / pageBytes))) return;
     this.#allocator.extend(this.memory.buffer.byteLength);
   }

@@ -1,4 +1,4 @@
-// Engine feature probes, each answered once by WebAssembly.validate on a tiny module.
+// Engine feature probes: each runs WebAssembly.validate on a tiny module once and caches the result.
 
 let relaxed: boolean | undefined;
 

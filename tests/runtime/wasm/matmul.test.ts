@@ -20,7 +20,7 @@ interface Case extends MatmulSpec {
   relaxed?: boolean;
 }
 
-/** Runs the kernel on logical A [B, M, K] and B [B, K, N], storing them transposed as the spec says. */
+/** Runs the kernel on logical A [B, M, K] and B [B, K, N], storing them transposed where the spec requests it. */
 function check(spec: Case, seed: number): void {
   const { batch, m, k, n } = spec;
   const random = rng(seed);

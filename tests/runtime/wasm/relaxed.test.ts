@@ -1,5 +1,5 @@
 // The relaxed-SIMD path (f32x4.relaxed_madd). Node 20 enables it only with --experimental-wasm-relaxed-simd,
-// so without engine support this file re-runs itself in a child process that passes the flag; the
+// so without engine support this file re-runs itself in a child process that passes the flag. The
 // child uses the threads pool because worker threads share the V8 flags of their process.
 
 import { spawnSync } from "node:child_process";

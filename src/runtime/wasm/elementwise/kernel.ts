@@ -3,10 +3,10 @@
 
 import { ShapeError } from "../../errors.js";
 import { itemSize, sizeOf } from "../../storage.js";
-import { CodeBuilder, type Local } from "../emitter/code.js";
+import { CodeBuilder } from "../emitter/code.js";
 import { ModuleBuilder } from "../emitter/module.js";
 import { relaxedSimdSupported } from "../features.js";
-import { compileKernel, instantiate, mathImports, type CompiledKernel, type MathImport } from "../kernel.js";
+import { compileKernel, instantiate, type CompiledKernel, type MathImport } from "../kernel.js";
 import { collapseAxes, denseStrides, emitAdd, emitFor, emitStridedOffset } from "../loops.js";
 import { dtypeOf, printExprs, type ElementwiseSpec, type Expr } from "./ir.js";
 import { emitBinary, emitCast, emitConstant, emitUnary, emitWhere, helperFor, type LaneContext, type Value } from "./lanes.js";
@@ -67,6 +67,10 @@ function buildElementwise(spec: ElementwiseSpec, relaxed: boolean): ModuleBuilde
 
   const params = [...spec.inputs.map((_, k) => [`in${k}`, "i32"] as const), ...spec.outputs.map((_, k) => [`out${k}`, "i32"] as const)];
   const c = new CodeBuilder(params);
+  if (sizeOf(spec.shape) === 0) {
+    module.addFunction("run", c);
+    return module;
+  }
   const ctx: LaneContext = { c, relaxed, imports };
   const row = c.local("i32", "row");
   const j = c.local("i32", "j");
@@ -132,7 +136,6 @@ function declareHelpers(module: ModuleBuilder, spec: ElementwiseSpec): Map<MathI
     if (e.kind === "where") (visit(e.cond), visit(e.a), visit(e.b));
   };
   spec.outputs.forEach(visit);
-  void mathImports;
   return imports;
 }
 
@@ -163,5 +166,3 @@ function emitNode(ctx: LaneContext, e: Expr, memo: Map<Expr, Value>, load: (k: n
       return e satisfies never;
   }
 }
-
-export type { Local };

@@ -100,7 +100,7 @@ export function emitUnary(ctx: LaneContext, op: UnaryOp, x: Value): Value {
     case "sign":
       return emitSign(ctx, x);
     case "logicalNot":
-      return emitBinary(ctx, "equal", x.dtype === "bool" ? x : x, emitConstant(ctx, 0, x.dtype === "bool" ? "bool" : x.dtype));
+      return emitBinary(ctx, "equal", x, emitConstant(ctx, 0, x.dtype));
     default: {
       const vector = vectorF32[op];
       if (x.dtype === "float32" && vector !== undefined) return { dtype: x.dtype, parts: [vector(c, x.parts[0], ctx.relaxed)] };
@@ -175,7 +175,7 @@ function boolToInt(ctx: LaneContext, mask: Value): Value {
   return perPart(ctx, "int32", "i32x4.neg", mask);
 }
 
-/** A mask of the lanes of `x` that are nonzero (NaN counts as nonzero). */
+/** Computes the mask of the lanes of `x` that are nonzero (NaN counts as nonzero). */
 function truth(ctx: LaneContext, x: Value): Value {
   if (x.dtype === "bool") return x;
   return emitBinary(ctx, "notEqual", x, emitConstant(ctx, 0, x.dtype));
@@ -225,7 +225,7 @@ export function emitCast(ctx: LaneContext, x: Value, dtype: StorageDType): Value
 }
 
 /**
- * The reference stores NaN and +-Infinity as 0 when casting to int32.
+ * Zeroes the lanes whose source is NaN or +-Infinity, which the reference stores as 0 when casting to int32.
  * NOTE: finite values outside the int32 range saturate here, where the reference wraps modulo 2^32.
  */
 function zeroNonFinite(ctx: LaneContext, converted: Value, source: Value): Value {

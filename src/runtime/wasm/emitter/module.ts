@@ -1,8 +1,8 @@
 // Module builder: function types, the imported shared memory, imported helpers, functions and exports.
 //
-// Kernels are emitted as bytecode directly rather than printed as text and assembled: that needs no
-// text-assembler dependency (wabt alone is megabytes of wasm), gives exact control of every encoding
-// (alignment hints, lane immediates, relaxed-SIMD opcodes), and builds a module in well under a
+// Kernels are emitted as bytecode directly rather than printed as text and assembled. That needs no
+// text-assembler dependency (wabt alone is megabytes of wasm) and gives exact control of every encoding
+// (alignment hints, lane immediates, relaxed-SIMD opcodes). It also builds a module in well under a
 // millisecond, which matters because every shape specialisation is a new module.
 
 import { InternalError } from "../../errors.js";

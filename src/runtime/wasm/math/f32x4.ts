@@ -1,9 +1,9 @@
 // Vectorised float32 transcendentals, emitted inline. Each takes a v128 local of four float32 lanes
 // and returns a new local; NaN propagates and +-Infinity map as Math.* does.
 //
-// Maximum errors against float64 Math (and the reference erf and sigmoid), rounded to float32, as
-// measured by tests/runtime/wasm/math.test.ts on 2^18 samples that span the float32 range with
-// denormals and specials: exp 1 ulp, log 1 ulp, log1p 2 ulp, tanh 1 ulp, sigmoid 2 ulp, erf 2 ulp.
+// Maximum errors against float64 Math (and the reference erf and sigmoid) rounded to float32:
+// exp 1 ulp, log 1 ulp, log1p 2 ulp, tanh 1 ulp, sigmoid 2 ulp, erf 2 ulp. tests/runtime/wasm/math.test.ts
+// measures them on 2^18 samples that span the float32 range, with denormals and specials.
 // The test asserts these bounds; sampling cannot prove them for every input.
 
 import type { CodeBuilder, Local } from "../emitter/code.js";

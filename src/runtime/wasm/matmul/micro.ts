@@ -1,7 +1,7 @@
 // The register-blocked micro-kernel and the panel packers of the float32 matmul.
 //
-// Packed A holds MR-row panels laid out [p][row] (MR floats per k step); packed B holds NR-column panels
-// laid out [p][column] (NR floats per k step). Panels past the matrix edge are padded with zeros, so
+// Packed A is a sequence of MR-row panels laid out [p][row], so MR floats per k step. Packed B is a
+// sequence of NR-column panels laid out [p][column], NR floats per k step. Panels past the matrix edge are padded with zeros, so
 // the micro-kernel never branches on the shape.
 
 import { CodeBuilder } from "../emitter/code.js";
@@ -162,8 +162,8 @@ export function buildPacker(width: number, laneStride: number, kStride: number):
 }
 
 /**
- * The same contract as buildPacker for operands whose lanes are contiguous (laneStride = 1): it walks
- * the source row by row (one k step at a time) and scatters each row across the panels. Reading whole
+ * Builds a packer with the contract of buildPacker for operands whose lanes are contiguous (laneStride = 1).
+ * It walks the source row by row (one k step at a time) and scatters each row across the panels. Reading whole
  * rows avoids the cache-set conflicts of walking a column of short segments at a power-of-two stride.
  */
 export function buildRowPacker(width: number, kStride: number): CodeBuilder {

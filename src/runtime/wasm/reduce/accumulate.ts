@@ -1,6 +1,6 @@
 // Accumulators of the reduction kernels. sum and prod accumulate in float64 (float32 lanes are
-// promoted), so a float32 sum of 10^7 terms keeps about 1e-15 relative error before the final
-// rounding; max and min stay in the input dtype, where f32x4.max and f32x4.min propagate NaN.
+// promoted), so a sum of n terms has an error bound of about n * 2^-53 relative before the final
+// rounding to float32. max and min stay in the input dtype, where f32x4.max and f32x4.min propagate NaN.
 
 import type { CodeBuilder, Local } from "../emitter/code.js";
 import { f32x4Const, f64x2Const } from "../math/vector.js";

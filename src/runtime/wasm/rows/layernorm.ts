@@ -1,6 +1,7 @@
 // Layer norm over the last axis of a float32 [rows, cols] tensor, forward and backward.
-// Row statistics accumulate in float32 vectors (four partial sums), which is accurate to about
-// cols * 2^-24 relative; the variance is a second pass over x - mean, so it never cancels.
+// Row statistics accumulate in float32 vectors (four partial sums), with an error bound of about
+// cols * 2^-24 relative. The variance is a second pass over x - mean, which avoids the cancellation
+// of E[x^2] - mean^2 when the mean is large.
 
 import { CodeBuilder, type Local } from "../emitter/code.js";
 import { ModuleBuilder } from "../emitter/module.js";
