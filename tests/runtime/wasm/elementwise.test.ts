@@ -140,3 +140,19 @@ describe("elementwise kernel", () => {
     expectClose(actual[1], expected[1], 3);
   });
 });
+
+describe("elementwise kernel edge cases", () => {
+  it("empty shape writes nothing", () => {
+    const output = device.alloc(16);
+    device.view("float32", output, 4).fill(7);
+    const spec: ElementwiseSpec = { shape: [0, 3], inputs: [{ dtype: "float32", strides: [3, 1] }], outputs: [unary("exp", input(0))] };
+    elementwiseKernel(spec).run(device.memory, [output], [output]);
+    expect(Array.from(device.read("float32", output, 4))).toEqual([7, 7, 7, 7]);
+    device.free(output);
+  });
+
+  it("mismatched dtypes raise DTypeError", () => {
+    const spec: ElementwiseSpec = { shape: [3], inputs: [{ dtype: "float32", strides: [1] }, { dtype: "int32", strides: [1] }], outputs: [binary("add", input(0), input(1))] };
+    expect(() => elementwiseKernel(spec)).toThrow(/operand dtypes differ \(float32 and int32\)/);
+  });
+});

@@ -46,16 +46,17 @@ interface Blocking extends MicroShape {
 }
 
 /**
- * 3 rows x 16 columns: 12 accumulators plus 4 B vectors and one A splat. Of 4x8, 8x4, 2x16, 6x8, 4x12,
- * 2x24 and 3x16, this was the fastest at n = 512 on an AMD EPYC (Zen 4) under Node 20, though the host
- * was shared and runs varied by up to 40%.
+ * Register tiles, chosen by best-of-6 runs at n = 512 on an AMD EPYC (Zen 4) under Node 20, each run
+ * next to the ceiling kernel. Plain SIMD: 3x16 (12 accumulators) reached 64% of the ceiling, and 2x16,
+ * 4x8, 6x8, 4x12 and 2x24 57-62%. With relaxed_madd, 4x12 reached 74% and 3x16 71%.
  */
 const defaultMicro: MicroShape = { mr: 3, nr: 16 };
+const defaultRelaxedMicro: MicroShape = { mr: 4, nr: 12 };
 
 export function matmulKernel(spec: MatmulSpec, options: MatmulOptions = {}): MatmulKernel {
   checkSpec(spec);
   const relaxed = options.relaxed ?? relaxedSimdSupported();
-  const micro = options.micro ?? defaultMicro;
+  const micro = options.micro ?? (relaxed ? defaultRelaxedMicro : defaultMicro);
   const blocking = chooseBlocking(spec, micro);
   const key = matmulKey(spec, blocking, relaxed);
   const kernel = compileKernel(key, () => buildMatmul(spec, blocking, relaxed));
