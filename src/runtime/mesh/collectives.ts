@@ -3,10 +3,11 @@
 // Every collective reads or writes its peers' memories directly. Buffers sit at different offsets on
 // different devices, so each device publishes its input and output offsets in the control block before
 // the opening barrier, and peers read them after it. The closing barrier guarantees that no peer still
-// touches this device's buffers (or its published offsets) when later steps reuse them. Reductions
-// combine ranks in rank order 0, 1, ..., p-1 and round to the dtype after each combine, and each element
-// is computed once (then copied) or in the same order on every device, so results are bitwise identical
-// on every device and in every run.
+// touches this device's buffers (or its published offsets) when later steps reuse them.
+//
+// Reductions combine ranks in rank order 0, 1, ..., p-1 and round to the dtype after each combine. Each
+// element is computed once and then copied, or computed in the same order on every device. Results are
+// therefore bitwise identical on every device and in every run.
 
 import { itemSize } from "../storage.js";
 import type { Barrier } from "./barrier.js";
@@ -85,9 +86,9 @@ function copy(context: CollectiveContext, source: number, from: number, target: 
 }
 
 /**
- * Small all-reduces reduce the whole buffer on every device. Large ones give each rank one slice: the
- * rank reduces its slice from every peer's input and writes the result into every member's output, so
- * each input element is read once and each output element written once, with no extra barrier.
+ * Small all-reduces reduce the whole buffer on every device. Large ones give each rank one slice, which
+ * the rank reduces from every peer's input and writes into every member's output. Each input element is
+ * then read once and each output element written once, with no extra barrier.
  */
 function allReduce(step: AllReduceStep, ranks: readonly Buffers[], context: CollectiveContext): void {
   const { group } = context;
@@ -110,11 +111,11 @@ function reduceScatter(step: ReduceScatterStep, ranks: readonly Buffers[], conte
 }
 
 /**
- * Writes elements [start, start + n) of the reduction of every rank's input (read at each rank's input
- * offset plus `shift` bytes) into this device's output, and copies each finished chunk into the outputs
- * of `alsoTo` while it is still in cache. Peers' data is staged chunk by chunk in the device's scratch
- * area, where the SIMD kernels combine it; ops without a kernel use typed-array loops, which round the
- * same way.
+ * Writes elements [start, start + n) of the reduction of every rank's input into this device's output.
+ * Inputs are read at each rank's input offset plus `shift` bytes. Each finished chunk is also copied into
+ * the outputs of `alsoTo` while it is still in cache. Peers' data is staged chunk by chunk in the
+ * device's scratch area, where the SIMD kernels combine it. Ops without a kernel use typed-array loops,
+ * which round the same way.
  */
 function reduceRange(step: AllReduceStep | ReduceScatterStep, ranks: readonly Buffers[], shift: number, output: number, start: number, n: number, context: CollectiveContext, alsoTo: readonly Buffers[]): void {
   if (n === 0) return;
@@ -151,7 +152,7 @@ function stage(context: CollectiveContext, source: number, from: number, bytes: 
   return scratch;
 }
 
-/** The reduction of `n` elements from each source into this device's memory at byte `to`, with typed-array loops. */
+/** Reduces `n` elements from each source into this device's memory at byte `to`, with typed-array loops. */
 function reduceWithLoops(step: AllReduceStep | ReduceScatterStep, sources: readonly { device: number; offset: number }[], self: number, to: number, n: number, context: CollectiveContext): void {
   const dtype = step.dtype;
   const out = context.views[self].array(dtype) as NumericArray;

@@ -1,6 +1,6 @@
 // The shared control block of a mesh: doorbells, run bindings, barrier counters and the fault record.
 //
-// Layout of the Int32Array over one SharedArrayBuffer (indices are i32 slots):
+// Layout of the Int32Array over one SharedArrayBuffer, in i32 slots:
 //   header        [0, 16)    abort flag, done counter, fault record
 //   deadline      [16, 18)   float64 Date.now() milliseconds when the current run times out
 //   fault text    [32, 288)  UTF-8 message of the first fault, 1024 bytes
@@ -66,6 +66,8 @@ export const enum Slot {
   /** Byte offsets of this device's input and output in the collective it is running, for its peers. */
   Input = 10,
   Output = 11,
+  /** Messages posted to this device's executor so far; the executor reads its port only when this changes. */
+  Mail = 12,
   Bindings = 16,
 }
 
@@ -128,7 +130,7 @@ export class ControlBlock {
 
   /**
    * Records the first fault of the run and aborts it; returns false when another fault came first. The
-   * text is written before the abort flag is set, so whoever sees the flag can read a complete record.
+   * text is written before the abort flag is set, so a thread that reads the flag set also reads a complete record.
    */
   recordFault(device: number, kind: FaultKind, step: number, peer: number, text: string): boolean {
     if (Atomics.compareExchange(this.i32, Header.FaultDevice, -1, device) !== -1) {
@@ -153,8 +155,8 @@ export class ControlBlock {
 
   /**
    * Sets the abort flag and wakes every thread that may be waiting in the current run. Arrival counters
-   * are set to their maximum so that a waiter that checked the flag just before it was set still wakes:
-   * its Atomics.wait sees a changed value instead of sleeping until the deadline.
+   * are set to their maximum so that a waiter that checked the flag just before it was set still wakes,
+   * because its Atomics.wait finds a changed value instead of sleeping until the deadline.
    */
   abort(): void {
     Atomics.store(this.i32, Header.Abort, 1);

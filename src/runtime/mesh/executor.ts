@@ -38,6 +38,7 @@ class Executor {
   readonly #programs = new Map<number, LoadedProgram>();
   readonly #kernels = new Map<string, CompiledKernel>();
   #bindings: number[] = [];
+  #mailSeen = 0;
 
   constructor(task: ExecutorTask) {
     this.#task = task;
@@ -73,6 +74,9 @@ class Executor {
   }
 
   #drainMessages(): void {
+    const mail = this.#control.load(this.#device, Slot.Mail);
+    if (mail === this.#mailSeen) return;
+    this.#mailSeen = mail;
     for (;;) {
       const received = receiveMessageOnPort(this.#task.port);
       if (received === undefined) return;

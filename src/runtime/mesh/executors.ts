@@ -7,7 +7,7 @@ import { Command, Slot, type ControlBlock } from "./control.js";
 import type { ExecutorMessage, ExecutorTask } from "./messages.js";
 import { waitAsync } from "./wait.js";
 
-/** One running executor: the piscina task that holds a worker for one device. */
+/** One running executor: the piscina task that occupies a worker for one device. */
 export interface ExecutorHandle {
   readonly device: number;
   readonly generation: number;
@@ -16,7 +16,7 @@ export interface ExecutorHandle {
   readonly programs: Set<number>;
   readonly kernels: Set<string>;
   alive: boolean;
-  /** Why the task ended, when it ended with an error. */
+  /** Error the task ended with, if any. */
   exitCause?: unknown;
   /** Settles when the task ends, never rejects. */
   readonly finished: Promise<void>;
@@ -53,20 +53,26 @@ export class ExecutorSet {
     }
   }
 
+  /** Returns true when every device has a running executor that has announced itself. */
+  allReady(): boolean {
+    return this.#handles.every((handle, device) => handle?.alive === true && this.#control.load(device, Slot.Ready) === handle.generation);
+  }
+
   /** Waits until every device's executor has announced itself; raises when one ends first or the deadline passes. */
   async ready(deadline: number): Promise<void> {
     this.startMissing();
     for (let device = 0; device < this.#handles.length; device++) await this.#readyOne(device, deadline);
   }
 
-  /** Posts a message to a device's executor; it reads it when its doorbell next rings. */
+  /** Posts a message to a device's executor, which reads it when its doorbell next rings. */
   post(device: number, message: ExecutorMessage): void {
     const handle = this.#handles[device];
     if (handle === undefined) throw new DeviceError(`internal: device ${device} has no executor to post to`, device, "", -1);
     handle.port.postMessage(message);
+    Atomics.add(this.#control.i32, this.#control.at(device, Slot.Mail), 1);
   }
 
-  /** Terminates the worker that runs `device`'s executor and forgets the executor; resolves once it exited. */
+  /** Terminates the worker that runs `device`'s executor and drops its handle; resolves once the worker exited. */
   async terminate(device: number): Promise<void> {
     const handle = this.#handles[device];
     this.#handles[device] = undefined;
@@ -116,7 +122,7 @@ export class ExecutorSet {
     handle.alive = false;
     handle.exitCause = cause;
     handle.port.close();
-    // Wakes a ready() wait on this device, which then sees the handle is no longer alive.
+    // Wakes a ready() wait on this device, which then finds the handle no longer alive.
     Atomics.notify(this.#control.i32, this.#control.at(handle.device, Slot.Ready));
     if (this.#handles[handle.device] === handle) this.onExit(handle);
   }

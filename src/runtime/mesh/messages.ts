@@ -1,4 +1,4 @@
-// What the main thread sends a device executor: the task that starts it and the messages on its port.
+// Main-thread input of a device executor: the task that starts it and the messages on its port.
 
 import type { MessagePort } from "node:worker_threads";
 import { Packr } from "msgpackr";

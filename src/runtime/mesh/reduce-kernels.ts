@@ -1,6 +1,6 @@
 // SIMD kernels that combine two buffers elementwise, for the reductions inside collectives.
 //
-// A wasm32 module without multi-memory sees only one memory, so collectives copy peers' data into a
+// A wasm32 module without multi-memory can address only one memory, so collectives copy peers' data into a
 // scratch area of the device's own memory in chunks and run these kernels there. Every kernel takes
 // byte offsets and a byte count: out[i] = a[i] op b[i], or out[i] = out[i] / divisor. IEEE add, max,
 // min and divide on float32 lanes give the same bits as the same operation done in float64 and rounded
@@ -52,7 +52,7 @@ export function divideExport(dtype: StorageDType): string | undefined {
 /** Kernel key of the module built by reduceKernels. */
 export const reduceKernelKey = "mesh-reduce-v1";
 
-/** The module with every combine and divide kernel, compiled once per thread that asks for it. */
+/** Compiles (once per thread) the module with every combine and divide kernel; the mesh posts it to its workers. */
 export function reduceKernels(): CompiledKernel {
   return compileKernel(reduceKernelKey, () => {
     const module = new ModuleBuilder();

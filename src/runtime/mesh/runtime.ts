@@ -116,7 +116,7 @@ export class MeshRuntime {
     if (!this.#encoded.delete(handle.id)) return;
     for (let device = 0; device < this.topology.deviceCount; device++) {
       const executor = this.#executors.get(device);
-      if (executor?.programs.delete(handle.id) === true) executor.port.postMessage({ kind: "forget", id: handle.id });
+      if (executor?.programs.delete(handle.id) === true) this.#executors.post(device, { kind: "forget", id: handle.id });
     }
   }
 
@@ -148,7 +148,7 @@ export class MeshRuntime {
     this.#checkOpen();
     const program = handle.program;
     this.#checkInputs(handle, inputs);
-    await this.#executors.ready(Date.now() + this.timeoutMs + this.#startTimeoutMs);
+    if (!this.#executors.allReady()) await this.#executors.ready(Date.now() + this.timeoutMs + this.#startTimeoutMs);
     const outputs = program.devices.map((part, d) => part.outputs.map((bytes) => this.memories[d].alloc(bytes)));
     const temps = program.devices.map((part, d) => part.temps.map((bytes) => this.memories[d].alloc(bytes)));
     try {
@@ -186,10 +186,10 @@ export class MeshRuntime {
       if (executor.programs.has(handle.id)) continue;
       for (const kernel of kernels) {
         if (executor.kernels.has(kernel.key)) continue;
-        executor.port.postMessage({ kind: "kernel", key: kernel.key, module: kernel.module });
+        this.#executors.post(device, { kind: "kernel", key: kernel.key, module: kernel.module });
         executor.kernels.add(kernel.key);
       }
-      executor.port.postMessage({ kind: "program", id: handle.id, name: handle.program.name, bytes: encoded[device] });
+      this.#executors.post(device, { kind: "program", id: handle.id, name: handle.program.name, bytes: encoded[device] });
       executor.programs.add(handle.id);
     }
   }

@@ -14,7 +14,7 @@ function axisNamesOf(shape: readonly number[]): string[] {
   return shape.length === 1 ? ["data"] : ["data", "model"];
 }
 
-/** One spec of each collective kind for a group of `p` devices. */
+/** Returns one spec of each collective kind for a group of `p` devices. */
 function specsFor(p: number, axes: readonly string[], count: number, dtype: StorageDType = "float32"): CollectiveSpec[] {
   // A ring shift, minus the pair into rank 0 when p > 2, so some rank receives nothing and must be zeroed.
   const pairs = Array.from({ length: p }, (_, r) => [r, (r + 1) % p] as const).filter(([, target]) => p <= 2 || target !== 0);

@@ -10,7 +10,7 @@ import { trapKernel } from "./kernels.js";
 const n = 1031;
 const sum = { kind: "allReduce", op: "sum", axes: ["data"], dtype: "float32", count: n, input: { binding: 0 }, output: { binding: 1 } } as const;
 
-/** Every device runs `sum` twice; device `faulty` runs `fault` between the two. */
+/** Builds a program where every device runs `sum` twice and device `faulty` runs `fault` between the two. */
 function faultyProgram(devices: number, faulty: number, fault: Step, name: string): Program {
   const part = (device: number): DeviceProgram => ({
     inputs: 1, outputs: [4 * n], temps: [],

@@ -19,7 +19,9 @@ export function randomStorage(dtype: StorageDType, length: number, seed: number)
 
 /** Rounds a float64 result to `dtype`, as storing it in that dtype's typed array does. */
 function round(dtype: StorageDType, value: number): number {
-  return dtype === "float32" ? Math.fround(value) : dtype === "int32" ? value | 0 : value;
+  if (dtype === "float32") return Math.fround(value);
+  if (dtype === "int32") return value | 0;
+  return value;
 }
 
 function combine(op: ReduceOp, a: number, b: number): number {

@@ -9,7 +9,7 @@ import { MeshRuntime, scratchBytes } from "../../../src/runtime/mesh/runtime.js"
 import { firstBitMismatch, randomStorage } from "./helpers.js";
 import { affineKernel } from "./kernels.js";
 
-/** Each device maps its input with the affine kernel into a temporary, then all-reduces it into the output. */
+/** Builds a program that maps each device's input with the affine kernel into a temporary, then all-reduces it. */
 function affineThenSum(devices: number, n: number): Program {
   const kernel = affineKernel();
   const steps = [
