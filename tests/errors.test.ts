@@ -34,8 +34,8 @@ describe("typed errors", () => {
   it("matmul with unbroadcastable batches raises ShapeError", () => {
     const error = thrown(() => nb.matmul(nb.ones([2, 3, 4]), nb.ones([3, 4, 5])));
     expect(error).toBeInstanceOf(nb.ShapeError);
-    expect(error.message).toContain("[2]");
-    expect(error.message).toContain("[3]");
+    expect(error.message).toContain("[2, 3, 4]");
+    expect(error.message).toContain("[3, 4, 5]");
   });
 
   it("an out-of-range axis raises IndexError naming the axis and rank", () => {
@@ -90,5 +90,21 @@ describe("typed errors", () => {
 
   it("errors carry their class name", () => {
     expect(thrown(() => nb.add(nb.ones([2]), nb.ones([3]))).name).toBe("ShapeError");
+  });
+});
+
+describe("index checks at realization", () => {
+  it("oneHot rejects an index past the classes", () => {
+    const t = nb.oneHot(nb.tensor([1, 5], { dtype: "int32" }), 3);
+    expect(() => t.toArray()).toThrow(nb.IndexError);
+    expect(() => t.toArray()).toThrow(/oneHot: index 5 at position 1/);
+  });
+
+  it("crossEntropyLoss rejects a bad class index", () => {
+    const logits = nb.random.normal([2, 3], { key: nb.random.key(1) });
+    const loss = nb.nn.functional.crossEntropyLoss(logits, nb.tensor([0, 3], { dtype: "int32" }));
+    expect(() => loss.item()).toThrow(/crossEntropyLoss: index 3/);
+    const ignored = nb.nn.functional.crossEntropyLoss(logits, nb.tensor([0, -100], { dtype: "int32" }));
+    expect(Number.isFinite(ignored.item())).toBe(true);
   });
 });

@@ -29,7 +29,10 @@ function backward(output: Tensor, gradient: Tensor | undefined): void {
     );
   }
   if (!output.requiresGrad) {
-    throw new AutogradError("backward: the output does not require grad; no leaf with requiresGrad: true contributed to it");
+    throw new AutogradError(
+      "backward: the output does not require grad; no leaf with requiresGrad: true contributed to it. " +
+        "Outputs of a compiled function are detached too: compute gradients with nb.valueAndGrad inside it",
+    );
   }
   if (gradient !== undefined && !shapesEqual(gradient.shape, output.shape)) {
     throw new ShapeError(`backward: gradient shape ${formatShape(gradient.shape)} does not match the output shape ${formatShape(output.shape)}`);

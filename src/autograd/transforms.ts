@@ -59,8 +59,11 @@ function scalarLoss(value: unknown, op: string): Tensor {
   if (!(value instanceof Tensor)) {
     throw new AutogradError(`${op}: the function must return a scalar tensor${op.includes("aux") ? " as the first element of [loss, aux]" : ""}, got ${typeof value}`);
   }
-  if (value.numel() !== 1 || !isFloating(value.dtype)) {
-    throw new AutogradError(`${op}: the function must return a scalar float tensor, got shape ${formatShape(value.shape)} ${value.dtype}; use vjp for non-scalar outputs`);
+  if (value.numel() !== 1) {
+    throw new AutogradError(`${op}: the function must return a scalar, got shape ${formatShape(value.shape)}; reduce it (for example with sum) or use vjp for non-scalar outputs`);
+  }
+  if (!isFloating(value.dtype)) {
+    throw new AutogradError(`${op}: the function returned a ${value.dtype} scalar, which has no gradient; return a float32 or float64 value`);
   }
   return value;
 }
@@ -74,9 +77,13 @@ function liftNumber(value: unknown): unknown {
  * `[[value, aux], grads]`), like `jax.value_and_grad`.
  */
 export function valueAndGrad(fn: (...args: never[]) => unknown, options: GradOptions = {}): (...args: unknown[]) => [unknown, unknown] {
+  return valueAndGradNamed(fn, options, "valueAndGrad");
+}
+
+function valueAndGradNamed(fn: (...args: never[]) => unknown, options: GradOptions, name: string): (...args: unknown[]) => [unknown, unknown] {
   const { argnums = 0, hasAux = false } = options;
   const positions = typeof argnums === "number" ? [argnums] : [...argnums];
-  const op = hasAux ? "valueAndGrad with hasAux" : "valueAndGrad";
+  const op = hasAux ? `${name} with hasAux` : name;
 
   return (...args: unknown[]) => {
     for (const p of positions) {
@@ -104,7 +111,7 @@ export function valueAndGrad(fn: (...args: never[]) => unknown, options: GradOpt
 
 /** `grad(fn, options)(...args)`: the gradient of a scalar function, like `jax.grad`; with `hasAux`, `[grads, aux]`. */
 export function grad(fn: (...args: never[]) => unknown, options: GradOptions = {}): (...args: unknown[]) => unknown {
-  const inner = valueAndGrad(fn, options);
+  const inner = valueAndGradNamed(fn, options, "grad");
   return (...args: unknown[]) => {
     const [value, grads] = inner(...args);
     return options.hasAux ? [grads, (value as unknown[])[1]] : grads;

@@ -7,6 +7,7 @@ import { debugLog } from "../runtime/debug.js";
 import { TracerError, ValueError } from "../runtime/errors.js";
 import { allocate, type Storage } from "../runtime/storage.js";
 import { explainMiss, makeCacheKey, type CacheKey } from "./cache-key.js";
+import * as random from "../ops/random.js";
 import { CompileStats } from "./stats.js";
 import { traceFunction, type TracedProgram } from "./trace.js";
 
@@ -28,7 +29,9 @@ export interface CompiledFunction<Args extends unknown[], Out> {
   clearCache(): void;
 }
 
-type CacheEntry = { readonly kind: "program"; readonly traced: TracedProgram } | { readonly kind: "fallback"; readonly reason: string };
+type CacheEntry =
+  | { readonly kind: "program"; readonly traced: TracedProgram; readonly drawsRandom: boolean }
+  | { readonly kind: "fallback"; readonly reason: string };
 
 /** A JavaScript number traced as a weak scalar: int32 if integral, float64 otherwise (cast on use). */
 function numberAval(value: number): Aval {
@@ -70,17 +73,24 @@ export function compile<Args extends unknown[], Out>(fn: (...args: Args) => Out,
   let lastKey: CacheKey | undefined;
 
   const compiled = (...args: Args): Out => {
-    const dynamic = args.map((a, i) => (staticPositions.has(i) ? undefined : a));
+    const dynamic = [...args.map((a, i) => (staticPositions.has(i) ? undefined : a)), random.globalKeyTensor()];
     const statics = args.filter((_, i) => staticPositions.has(i));
     const { leaves, treedef } = treeFlattenWithNumbers(dynamic);
+
+    // Differentiating through a compiled call (grad of a compiled function): run the function inline so
+    // the graph records it. Leaves that merely have requiresGrad set are traced as usual.
+    if (leaves.some((leaf) => leaf instanceof Tensor && leaf.node.tracked && leaf.node.kind === "op")) {
+      stats.fallbacks++;
+      debugLog(1, () => `compile ${name}: running inline because an argument is being differentiated`);
+      return fn(...args);
+    }
+
     const avals = leaves.map(leafAval);
     const key = makeCacheKey(treedef, avals, statics);
-    const withStatics = (...traced: unknown[]): Out => fn(...(traced.map((a, i) => (staticPositions.has(i) ? args[i] : a)) as Args));
-
     let entry = cache.get(key.text);
     if (entry === undefined) {
       debugLog(1, () => `compile ${name}: miss (${explainMiss(key, lastKey)}); key ${key.text}`);
-      entry = traceOrFallback(withStatics, treedef, avals, name, options.fallback ?? "eager");
+      entry = traceOrFallback(withStatics(fn, args, staticPositions), treedef, avals, name, options.fallback ?? "eager");
       cache.set(key.text, entry);
       if (entry.kind === "program") stats.misses++;
       lastKey = key;
@@ -93,7 +103,9 @@ export function compile<Args extends unknown[], Out>(fn: (...args: Args) => Out,
       debugLog(1, () => `compile ${name}: running eagerly (${entry.kind === "fallback" ? entry.reason : ""})`);
       return fn(...args);
     }
-    return replay(entry.traced, leaves, avals) as Out;
+    const out = replay(entry.traced, leaves, avals) as Out;
+    if (entry.drawsRandom) random.nextKey();
+    return out;
   };
 
   return Object.assign(compiled, {
@@ -103,17 +115,43 @@ export function compile<Args extends unknown[], Out>(fn: (...args: Args) => Out,
   });
 }
 
+/**
+ * The function the tracer calls: it takes the dynamic arguments plus the global random key (last),
+ * splices the static arguments back in, and derives global random draws from that key.
+ */
+function withStatics<Args extends unknown[], Out>(
+  fn: (...args: Args) => Out,
+  args: Args,
+  staticPositions: ReadonlySet<number>,
+): (...traced: unknown[]) => { result: Out; draws: number } {
+  return (...traced: unknown[]) => {
+    const key = traced[traced.length - 1] as Tensor;
+    const callArgs = args.map((a, i) => (staticPositions.has(i) ? a : traced[i])) as Args;
+    return random.withTracedKey(key, () => fn(...callArgs));
+  };
+}
+
 function traceOrFallback(
-  fn: (...args: never[]) => unknown,
+  fn: (...args: never[]) => { result: unknown; draws: number },
   treedef: Parameters<typeof traceFunction>[1],
   avals: readonly Aval[],
   name: string,
   fallback: "eager" | "error",
 ): CacheEntry {
   try {
-    const traced = traceFunction(fn, treedef, avals, name);
+    let draws = 0;
+    const traced = traceFunction(
+      (...args: never[]) => {
+        const out = fn(...args);
+        draws = out.draws;
+        return out.result;
+      },
+      treedef,
+      avals,
+      name,
+    );
     debugLog(1, () => `compile ${name}: traced ${traced.opCount} ops`);
-    return { kind: "program", traced };
+    return { kind: "program", traced, drawsRandom: draws > 0 };
   } catch (error) {
     if (!(error instanceof TracerError)) throw error;
     if (fallback === "error") throw new TracerError(`compile ${name}: ${error.message}`);

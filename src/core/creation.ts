@@ -106,6 +106,9 @@ function toStorage(values: ArrayLike<number | boolean | bigint>, dtype: DType, o
       throw new ValueError(`${op}: element ${i} is ${typeof v}; elements must be numbers, booleans or bigints`);
     }
     const n = Number(v);
+    if (dtype === "int32" && !(n >= int32Min && n <= int32Max)) {
+      throw new DTypeError(`${op}: value ${v} at index ${i} does not fit in int32 [${int32Min}, ${int32Max}]; use a float dtype for it`);
+    }
     out[i] = dtype === "bool" ? (n !== 0 ? 1 : 0) : dtype === "int32" ? Math.trunc(n) : n;
   }
   return out;

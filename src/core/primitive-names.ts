@@ -72,6 +72,8 @@ export interface ParamsByPrimitive {
   // Indexing along one axis: out[o, j, i] = x[o, indices[j], i].
   gather: { readonly axis: number };
   scatterAdd: { readonly axis: number };
+  /** Passes int32 indices through unchanged after checking each lies in [0, bound); `op` names the caller in the error. */
+  checkIndices: { readonly bound: number; readonly op: string };
 
   // Counter-based random numbers; the first input is an int32 key of shape [2].
   randomBits: { readonly shape: readonly number[] };

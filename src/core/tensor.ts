@@ -114,6 +114,12 @@ export class Tensor {
     return formatTensor(this.#node.buffer as Storage, this.shape, this.dtype);
   }
 
+  /** What `console.log(tensor)` prints in Node: the values, plus `requiresGrad` when it is set. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    const text = this.toString();
+    return this.requiresGrad ? `${text.slice(0, -1)}, requiresGrad=true)` : text;
+  }
+
   /** Accumulates d(this)/d(leaf) into `.grad` of every leaf that requires grad. */
   backward(gradient?: Tensor): void {
     if (backwardImpl === undefined) throw new AutogradError("backward is not installed; import nabla-ts through its index");

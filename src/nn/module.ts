@@ -191,6 +191,11 @@ export class Module {
    */
   loadStateDict(state: Readonly<Record<string, Tensor>>, options: LoadStateDictOptions = {}): LoadStateDictResult {
     const strict = options.strict ?? true;
+    for (const [key, value] of Object.entries(state)) {
+      if (!(value instanceof Tensor)) {
+        throw new ValueError(`${this.constructor.name}.loadStateDict: "${key}" holds a ${value === null ? "null" : typeof value}, not a Tensor; wrap the data with nb.tensor(...)`);
+      }
+    }
     const targets = new Map(this.members("all").filter((m) => m.persistent).map((m) => [m.name, m.value as Tensor]));
     const missingKeys = [...targets.keys()].filter((k) => !(k in state));
     const unexpectedKeys = Object.keys(state).filter((k) => !targets.has(k));
@@ -204,10 +209,13 @@ export class Module {
       ...(mismatches.length > 0 ? [`shape mismatches: ${mismatches.join("; ")}`] : []),
     ];
     if (problems.length > 0) {
-      throw new ValueError(
-        `${this.constructor.name}.loadStateDict: the state does not match the model (${problems.join(" | ")}); ` +
-          "rename the checkpoint keys to the model's names from namedParameters(), or pass { strict: false } to skip missing and unexpected keys",
-      );
+      const fixes = [
+        ...(mismatches.length > 0 ? ["build the model with the configuration the checkpoint was saved from"] : []),
+        ...(strict && missingKeys.length + unexpectedKeys.length > 0
+          ? ["rename the checkpoint keys to the model's names from namedParameters(), or pass { strict: false } to skip missing and unexpected keys"]
+          : []),
+      ];
+      throw new ValueError(`${this.constructor.name}.loadStateDict: the state does not match the model (${problems.join(" | ")}); ${fixes.join("; ")}`);
     }
 
     noGrad(() => {

@@ -40,9 +40,19 @@ export function scatterAdd(x: Tensor, indices: Tensor, updates: Tensor, axis = 0
   return bind("scatterAdd", [x, indices, cast(updates, x.dtype)], { axis: a });
 }
 
-/** One-hot encoding along a new last axis: out[..., c] = (indices[...] == c). */
+/**
+ * Returns `indices` unchanged, but realizing the result raises an IndexError naming `op` if any index
+ * lies outside [0, bound). For ops whose arithmetic would otherwise ignore a bad index silently.
+ */
+export function checkedIndices(indices: Tensor, bound: number, op: string): Tensor {
+  checkIndices(op, indices);
+  return bind("checkIndices", [indices], { bound, op });
+}
+
+/** One-hot encoding along a new last axis: out[..., c] = (indices[...] == c); an index outside [0, numClasses) raises IndexError. */
 export function oneHot(indices: Tensor, numClasses: number, dtype: DType = "float32"): Tensor {
   checkIndices("oneHot", indices);
   if (!Number.isInteger(numClasses) || numClasses < 0) throw new ShapeError(`oneHot: numClasses must be a non-negative integer, got ${numClasses}`);
-  return cast(equal(unsqueeze(indices, -1), arange(numClasses)), dtype);
+  const checked = checkedIndices(indices, numClasses, "oneHot");
+  return cast(equal(unsqueeze(checked, -1), arange(numClasses)), dtype);
 }

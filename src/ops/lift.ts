@@ -5,7 +5,7 @@ import { scalar } from "../core/creation.js";
 import { promoteTypes, promoteWithScalar, type DType } from "../core/dtype.js";
 import { broadcastShapes, formatShape, shapesEqual, type Shape } from "../core/shape.js";
 import { Tensor } from "../core/tensor.js";
-import { ShapeError } from "../runtime/errors.js";
+import { DTypeError, ShapeError } from "../runtime/errors.js";
 
 /** A tensor or a JavaScript scalar, which is weakly typed: it takes the other operand's dtype. */
 export type Operand = Tensor | number | boolean;
@@ -15,7 +15,11 @@ export function castTo(x: Tensor, dtype: DType): Tensor {
 }
 
 export function lift(x: Operand, dtype: DType): Tensor {
-  return x instanceof Tensor ? castTo(x, dtype) : scalar(x, dtype);
+  if (x instanceof Tensor) return castTo(x, dtype);
+  if (typeof x !== "number" && typeof x !== "boolean") {
+    throw new DTypeError(`invalid operand ${JSON.stringify(x) ?? String(x)} of type ${typeof x}; ops take tensors, numbers or booleans`);
+  }
+  return scalar(x, dtype);
 }
 
 /** The common dtype of operands under the promotion rules, with scalars weakly typed. */

@@ -24,7 +24,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     throw new ShapeError(`matmul: inner dimensions differ: ${formatShape(a.shape)} @ ${formatShape(b.shape)} (${k} vs ${y.shape[y.ndim - 2]}); the last axis of the left operand must equal the second-to-last of the right`);
   }
 
-  const batch = broadcastShapes("matmul", x.shape.slice(0, -2), y.shape.slice(0, -2));
+  let batch: number[];
+  try {
+    batch = broadcastShapes("matmul", x.shape.slice(0, -2), y.shape.slice(0, -2));
+  } catch {
+    throw new ShapeError(`matmul: batch dimensions of ${formatShape(a.shape)} and ${formatShape(b.shape)} cannot be broadcast; leading dimensions must match or be 1`);
+  }
   const m = x.shape[x.ndim - 2];
   const n = y.shape[y.ndim - 1];
   const product = bind("matmul", [broadcastTo(x, [...batch, m, k], "matmul"), broadcastTo(y, [...batch, k, n], "matmul")], {});

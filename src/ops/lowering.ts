@@ -94,6 +94,7 @@ export const lowerings: LoweringTable = {
 
   gather: reference,
   scatterAdd: reference,
+  checkIndices: reference,
 
   randomBits: reference,
   randomUniform: reference,

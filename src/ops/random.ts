@@ -48,8 +48,37 @@ export function setState(state: readonly [number, number]): void {
   globalKey = [state[0] | 0, state[1] | 0];
 }
 
+// While compile traces a function, draws from the global generator derive from a key that is an
+// input of the traced program, so every call of the compiled function gets fresh numbers.
+let traced: { key: Tensor; draws: number } | undefined;
+
+/** Runs `fn` with global draws derived from `key`; returns the result and how many draws it made. */
+export function withTracedKey<T>(key: Tensor, fn: () => T): { result: T; draws: number } {
+  const previous = traced;
+  traced = { key, draws: 0 };
+  try {
+    const result = fn();
+    return { result, draws: traced.draws };
+  } finally {
+    traced = previous;
+  }
+}
+
+/** Draw i of a traced function: words 2i and 2i+1 of the counter stream of the traced key. */
+function tracedDraw(context: { key: Tensor; draws: number }): Tensor {
+  const i = context.draws++;
+  const words = bind("randomBits", [context.key], { shape: [2 * i + 2] });
+  return reshapeTo(slice(words, [[2 * i, 2 * i + 2, 1]]), [2]);
+}
+
+/** The global generator's current key as a tensor, without advancing it. */
+export function globalKeyTensor(): Tensor {
+  return fromStorage(Int32Array.from(globalKey), [2], "int32");
+}
+
 /** Draws a fresh key from the global generator and advances it. */
 export function nextKey(): Tensor {
+  if (traced !== undefined) return tracedDraw(traced);
   const [k0, k1] = globalKey;
   const next = threefry2x32(k0, k1, 0, 0);
   const sub = threefry2x32(k0, k1, 0, 1);

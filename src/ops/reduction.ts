@@ -112,13 +112,15 @@ export function logsumexp(x: Tensor, arg?: ReduceArg): Tensor {
   return reshapeTo(out, x.shape.filter((_, i) => !axes.includes(i)));
 }
 
-function softmaxAxis(axis: number | undefined, op: string): number {
-  if (axis !== undefined && !Number.isInteger(axis)) throw new ValueError(`${op}: axis must be an integer, got ${axis}`);
+/** Accepts `softmax(x)`, `softmax(x, axis)` and `softmax(x, {axis})`; the last axis by default. */
+function softmaxAxis(arg: number | { readonly axis?: number } | undefined, op: string): number {
+  const axis = typeof arg === "object" && arg !== null ? arg.axis : arg;
+  if (axis !== undefined && !Number.isInteger(axis)) throw new ValueError(`${op}: axis must be an integer, got ${JSON.stringify(axis)}`);
   return axis ?? -1;
 }
 
 /** exp(x) / sum(exp(x)) along `axis` (the last by default), shifted by the maximum for stability. */
-export function softmax(x: Tensor, axis?: number): Tensor {
+export function softmax(x: Tensor, axis?: number | { readonly axis?: number }): Tensor {
   const a = softmaxAxis(axis, "softmax");
   const float = castTo(x, floatTypeFor(x.dtype));
   const e = exp(sub(float, stableShift("softmax", float, a)));
@@ -126,7 +128,7 @@ export function softmax(x: Tensor, axis?: number): Tensor {
 }
 
 /** x - logsumexp(x) along `axis` (the last by default). */
-export function logSoftmax(x: Tensor, axis?: number): Tensor {
+export function logSoftmax(x: Tensor, axis?: number | { readonly axis?: number }): Tensor {
   const a = softmaxAxis(axis, "logSoftmax");
   const float = castTo(x, floatTypeFor(x.dtype));
   return sub(float, logsumexp(float, { axis: a, keepdims: true }));

@@ -189,3 +189,40 @@ describe("cache key", () => {
     expect(traces).toBe(2);
   });
 });
+
+describe("compile with transforms and randomness", () => {
+  test("grad through a compiled function", () => {
+    const f = nb.compile((x: nb.Tensor) => nb.sum(nb.mul(x, x)));
+    const g = nb.grad(f)(nb.tensor([1, 2])) as nb.Tensor;
+    expect(g.tolist()).toEqual([2, 4]);
+    const w = nb.tensor([3, -1], { requiresGrad: true });
+    expect(() => f(w).backward()).toThrow(/compiled function are detached/);
+    expect(nb.valueAndGrad(f)(nb.tensor([3, -1]))[1]).toBeInstanceOf(nb.Tensor);
+  });
+
+  test("global random draws change per call", () => {
+    nb.random.seed(11);
+    const f = nb.compile((x: nb.Tensor) => nb.add(x, nb.random.uniform([4])));
+    const a = f(nb.zeros([4])).tolist() as number[];
+    const b = f(nb.zeros([4])).tolist() as number[];
+    expect(a).not.toEqual(b);
+    expect(f.stats.misses).toBe(1);
+    expect(f.stats.hits).toBe(1);
+    nb.random.seed(11);
+    expect(f(nb.zeros([4])).tolist()).toEqual(a);
+  });
+
+  test("explicit keys stay deterministic", () => {
+    const f = nb.compile((k: nb.Tensor) => nb.random.normal([3], { key: k }));
+    const key = nb.random.key(4);
+    expect(f(key).tolist()).toEqual(nb.random.normal([3], { key }).tolist());
+  });
+
+  test("dropout masks differ per compiled call", () => {
+    nb.random.seed(2);
+    const drop = new nb.nn.Dropout(0.5);
+    const f = nb.compile((x: nb.Tensor) => drop.call(x));
+    const x = nb.ones([64]);
+    expect(f(x).tolist()).not.toEqual(f(x).tolist());
+  });
+});

@@ -92,6 +92,7 @@ const cases: { readonly [K in PrimitiveName]: Case<K> } = {
   logicalOr: { noGradient: "bool in, bool out", inputs: (r) => [randBool(r, [5]), randBool(r, [5])], params: none },
   argmax: { noGradient: "integer index result", inputs: (r) => [randn(r, [3, 5])], params: { axis: 1 } },
   argmin: { noGradient: "integer index result", inputs: (r) => [randn(r, [3, 5])], params: { axis: 0 } },
+  checkIndices: { noGradient: "integer indices in, the same indices out", inputs: () => [nb.tensor([0, 2, 1], { dtype: "int32" })], params: { bound: 3, op: "test" } },
   randomBits: { noGradient: "the only input is an integer key", inputs: () => [key()], params: { shape: [5] } },
   randomUniform: { noGradient: "the only input is an integer key", inputs: () => [key()], params: { shape: [5], dtype: "float64" } },
   randomNormal: { noGradient: "the only input is an integer key", inputs: () => [key()], params: { shape: [5], dtype: "float64" } },

@@ -6,6 +6,7 @@ import { isFloating } from "../../core/dtype.js";
 import { abs, add, cast, checkFloating, div, equal, exp, log1p, maximum, mul, neg, notEqual, sub, where } from "../../ops/elementwise.js";
 import { reshape, unsqueeze } from "../../ops/layout.js";
 import { arange } from "../../core/creation.js";
+import { checkedIndices } from "../../ops/indexing.js";
 import { logSoftmax, mean, sum } from "../../ops/reduction.js";
 import { DTypeError, ShapeError, ValueError } from "../../runtime/errors.js";
 
@@ -73,7 +74,7 @@ function indexTargets(logProbs: Tensor, target: Tensor, axis: number, smoothing:
   const ignoreIndex = options.ignoreIndex ?? -100;
   const counted = notEqual(target, ignoreIndex);
   // Ignored positions may hold an out-of-range index, so they gather class 0 and are masked afterwards.
-  const safeTarget = where(counted, target, 0);
+  const safeTarget = checkedIndices(where(counted, target, 0), logProbs.shape[axis], "crossEntropyLoss");
   const picked = sum(where(classMask(safeTarget, logProbs.shape[axis], axis), logProbs, 0), axis);
   let loss = neg(picked);
   if (smoothing > 0) {

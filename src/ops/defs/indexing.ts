@@ -5,7 +5,7 @@ import { zeros } from "../../core/creation.js";
 import type { Aval } from "../../core/node.js";
 import { formatShape } from "../../core/shape.js";
 import type { PrimitiveDef } from "../../core/rules.js";
-import { DTypeError, InternalError } from "../../runtime/errors.js";
+import { DTypeError, IndexError, InternalError } from "../../runtime/errors.js";
 import { gather as referenceGather, scatterAdd as referenceScatterAdd } from "../../runtime/reference/layout.js";
 
 function gatheredShape(x: Aval, indices: Aval, axis: number): number[] {
@@ -41,4 +41,21 @@ const scatterAdd: PrimitiveDef<"scatterAdd"> = {
   },
 };
 
-export const indexingDefs = { gather, scatterAdd };
+const checkIndices: PrimitiveDef<"checkIndices"> = {
+  abstractEval: ([indices], { op }) => {
+    if (indices.dtype !== "int32") throw new DTypeError(`${op}: indices must be int32, got ${indices.dtype}`);
+    return indices;
+  },
+  impl: ([indices], _avals, { bound, op }) => {
+    for (let i = 0; i < indices.length; i++) {
+      if (indices[i] < 0 || indices[i] >= bound) {
+        throw new IndexError(`${op}: index ${indices[i]} at position ${i} is out of range; valid indices are 0..${bound - 1}`);
+      }
+    }
+    return indices;
+  },
+  vjp: () => [null],
+  jvp: () => null,
+};
+
+export const indexingDefs = { gather, scatterAdd, checkIndices };
