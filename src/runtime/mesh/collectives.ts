@@ -5,6 +5,12 @@
 // the opening barrier, and peers read them after it. The closing barrier guarantees that no peer still
 // touches this device's buffers (or its published offsets) when later steps reuse them.
 //
+// Collectives whose input fits a mailbox take a latency path with a single barrier: each device copies
+// its input into its own mailbox, arrives, and then reads only peers' mailboxes and writes only its own
+// output. Mailboxes alternate between two per device, and a device can reuse a mailbox two collectives
+// later only after every peer arrived at the collective in between, which a peer does only after it
+// finished reading. So no closing barrier is needed.
+//
 // Reductions combine ranks in rank order 0, 1, ..., p-1 and round to the dtype after each combine. Each
 // element is computed once and then copied, or computed in the same order on every device. Results are
 // therefore bitwise identical on every device and in every run.
@@ -12,8 +18,9 @@
 import { itemSize } from "../storage.js";
 import type { Barrier } from "./barrier.js";
 import { Slot, type ControlBlock } from "./control.js";
+import { collectiveSizes } from "./builders.js";
 import type { AllReduceStep, CollectiveStep, ReduceOp, ReduceScatterStep } from "./program.js";
-import type { Reducer } from "./reducer.js";
+import { scratchLayout, type Reducer } from "./reducer.js";
 import type { DeviceGroup } from "./topology.js";
 import { elementIndex, type MemoryViews, type NumericArray } from "./views.js";
 
@@ -30,6 +37,8 @@ export interface CollectiveContext {
   readonly group: DeviceGroup;
   readonly barrier: Barrier;
   readonly reducer: Reducer;
+  /** Byte offset of `device`'s mailbox for this collective, in that device's memory. */
+  readonly mailbox: (device: number) => number;
   /** "program P device D step S", for errors. */
   readonly where: string;
 }
@@ -43,12 +52,11 @@ interface Buffers {
 
 /** Runs `step` with this device's `input` and `output` resolved to byte offsets in its memory. */
 export function runCollective(step: CollectiveStep, input: number, output: number, context: CollectiveContext): void {
-  const { barrier, group, control } = context;
+  const { barrier, group } = context;
   const self = group.members[group.rank];
-  control.store(self, Slot.Input, input);
-  control.store(self, Slot.Output, output);
-  barrier.arrive(group.members);
-  const ranks: Buffers[] = group.members.map((device) => ({ device, input: control.load(device, Slot.Input), output: control.load(device, Slot.Output) }));
+  const inputBytes = collectiveSizes(step, group.members.length).input * itemSize(step.dtype);
+  const viaMailbox = inputBytes <= scratchLayout.mailboxBytes;
+  const ranks = viaMailbox ? exchangeByMailbox(input, output, inputBytes, context) : exchangeOffsets(input, output, context);
   const block = step.count * itemSize(step.dtype);
   const me = ranks[group.rank];
   switch (step.kind) {
@@ -76,7 +84,27 @@ export function runCollective(step: CollectiveStep, input: number, output: numbe
     default:
       step satisfies never;
   }
-  barrier.arrive(group.members);
+  if (!viaMailbox) barrier.arrive(group.members);
+}
+
+/** Publishes this device's offsets, waits for the group and returns every member's buffers. */
+function exchangeOffsets(input: number, output: number, context: CollectiveContext): Buffers[] {
+  const { control, group } = context;
+  const self = group.members[group.rank];
+  control.store(self, Slot.Input, input);
+  control.store(self, Slot.Output, output);
+  context.barrier.arrive(group.members);
+  return group.members.map((device) => ({ device, input: control.load(device, Slot.Input), output: control.load(device, Slot.Output) }));
+}
+
+/** Copies this device's input into its mailbox, waits for the group and returns buffers that read peers' mailboxes. */
+function exchangeByMailbox(input: number, output: number, inputBytes: number, context: CollectiveContext): Buffers[] {
+  const { group } = context;
+  const self = group.members[group.rank];
+  copy(context, self, input, self, context.mailbox(self), inputBytes);
+  context.barrier.arrive(group.members);
+  // Peers' outputs are never written on this path, so their output offsets are unknown (-1).
+  return group.members.map((device) => (device === self ? { device, input, output } : { device, input: context.mailbox(device), output: -1 }));
 }
 
 /** Copies `bytes` from `source`'s memory at `from` to `target`'s memory at `to`. */
@@ -95,7 +123,8 @@ function allReduce(step: AllReduceStep, ranks: readonly Buffers[], context: Coll
   const p = ranks.length;
   const n = step.count;
   const me = ranks[group.rank];
-  if (p === 1 || n * itemSize(step.dtype) < largeAllReduceBytes) {
+  const outputsKnown = ranks.every((rank) => rank.output >= 0);
+  if (p === 1 || n * itemSize(step.dtype) < largeAllReduceBytes || !outputsKnown) {
     reduceRange(step, ranks, 0, me.output, 0, n, context, []);
     return;
   }

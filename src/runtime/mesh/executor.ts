@@ -7,7 +7,7 @@ import { Barrier, RunAborted } from "./barrier.js";
 import { runCollective } from "./collectives.js";
 import { Command, ControlBlock, DeviceState, FaultKind, Header, Slot } from "./control.js";
 import { decodeDeviceProgram, type ExecutorMessage, type ExecutorTask } from "./messages.js";
-import { Reducer } from "./reducer.js";
+import { Reducer, scratchLayout } from "./reducer.js";
 import { isCollective, type DeviceProgram, type KernelStep, type Operand, type Step } from "./program.js";
 import { MeshTopology, type DeviceGroup } from "./topology.js";
 import { MemoryViews } from "./views.js";
@@ -39,6 +39,8 @@ class Executor {
   readonly #kernels = new Map<string, CompiledKernel>();
   #bindings: number[] = [];
   #mailSeen = 0;
+  /** Collectives run so far in the current run; its parity picks the mailbox of small collectives. */
+  #collectives = 0;
 
   constructor(task: ExecutorTask) {
     this.#task = task;
@@ -47,7 +49,7 @@ class Executor {
     this.#topology = new MeshTopology(task.shape, task.axisNames);
     this.#views = task.memories.map((memory) => new MemoryViews(memory));
     this.#barrier = new Barrier(this.#control, task.device);
-    this.#reducer = new Reducer(task.reduceModule, task.memories[task.device], task.scratch[task.device], task.scratchBytes);
+    this.#reducer = new Reducer(task.reduceModule, task.memories[task.device], task.scratch[task.device]);
   }
 
   loop(): number {
@@ -110,6 +112,7 @@ class Executor {
     const id = control.load(this.#device, Slot.Program);
     const loaded = this.#programs.get(id);
     this.#barrier.reset();
+    this.#collectives = 0;
     control.store(this.#device, Slot.State, DeviceState.Running);
     if (loaded === undefined) {
       control.recordFault(this.#device, FaultKind.Threw, -1, -1, `internal: program ${id} was never sent to this executor`);
@@ -150,7 +153,10 @@ class Executor {
       case "permute": {
         const group = loaded.groups[index] as DeviceGroup;
         const where = `program "${loaded.name}" device ${this.#device} step ${index}`;
-        runCollective(step, this.#resolve(step.input), this.#resolve(step.output), { views: this.#views, control: this.#control, group, barrier: this.#barrier, reducer: this.#reducer, where });
+        const parity = this.#collectives++ % 2;
+        const mailbox = (device: number) => this.#task.scratch[device] + scratchLayout.mailbox(parity);
+        const context = { views: this.#views, control: this.#control, group, barrier: this.#barrier, reducer: this.#reducer, mailbox, where };
+        runCollective(step, this.#resolve(step.input), this.#resolve(step.output), context);
         return;
       }
       case "throw":

@@ -22,9 +22,8 @@ export interface ExecutorTask {
   readonly idleWaitMs: number;
   /** The reduction kernels (reduceKernels), compiled once on the main thread. */
   readonly reduceModule: WebAssembly.Module;
-  /** Byte offset of each device's scratch area for staging peers' data, by device number. */
+  /** Byte offset of each device's scratch area (see scratchLayout), by device number. */
   readonly scratch: readonly number[];
-  readonly scratchBytes: number;
 }
 
 /** Messages on an executor's port; each is read when the next doorbell rings, before the run starts. */

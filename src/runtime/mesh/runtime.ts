@@ -9,6 +9,7 @@ import { faultError } from "./faults.js";
 import { encodeDeviceProgram } from "./messages.js";
 import { createPool } from "./pool.js";
 import { reduceKernels } from "./reduce-kernels.js";
+import { scratchLayout } from "./reducer.js";
 import { bindingCount, type Program } from "./program.js";
 import { MeshTopology } from "./topology.js";
 import { validateProgram } from "./validate.js";
@@ -43,8 +44,8 @@ export interface ProgramHandle {
   readonly program: Program;
 }
 
-/** Bytes reserved in every device memory for staging peers' data during reductions: two 32 KiB chunks. */
-export const scratchBytes = 64 * 1024;
+/** Bytes reserved in every device memory for collectives (see scratchLayout). */
+export const scratchBytes = scratchLayout.totalBytes;
 
 /** Extra milliseconds after the deadline before the main thread records a timeout itself, so that a worker's barrier timeout (which names the late peer) is recorded first. */
 const recordGraceMs = 100;
@@ -81,7 +82,7 @@ export class MeshRuntime {
     this.#executors = new ExecutorSet(this.#pool, this.#control, {
       shape: this.topology.shape, axisNames: this.topology.axisNames, memories: this.memories.map((m) => m.memory),
       control: this.#control.i32.buffer as SharedArrayBuffer, layout, idleWaitMs: 1000,
-      reduceModule: reduceKernels().module, scratch: this.memories.map((memory) => memory.alloc(scratchBytes)), scratchBytes,
+      reduceModule: reduceKernels().module, scratch: this.memories.map((memory) => memory.alloc(scratchBytes)),
     });
     this.#executors.onExit = (handle) => this.#onExecutorExit(handle);
     this.#executors.startMissing();

@@ -94,7 +94,7 @@ describe("allReduce determinism", () => {
   it("repeats bitwise identically 20 times on every device", async () => {
     const runtime = new MeshRuntime([3], ["data"], { capacityBytes: 64 * 2 ** 20 });
     try {
-      for (const count of [4099, 100_003]) {
+      for (const count of [1023, 4099, 100_003]) {
         const spec: CollectiveSpec = { kind: "allReduce", op: "sum", axes: ["data"], dtype: "float32", count };
         const first = await runCollective(runtime, spec, 42);
         for (let d = 1; d < 3; d++) expect(firstBitMismatch(first.outputs[d], first.outputs[0]), `count ${count} device ${d} against device 0`).toBe(-1);
