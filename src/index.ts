@@ -16,6 +16,7 @@ export {
 export { treeFlatten, treeUnflatten, treeMap, registerPytreeNode, treedefToString, type TreeDef } from "./core/pytree.js";
 export {
   NablaError, ShapeError, DTypeError, IndexError, ValueError, AutogradError, NotSupportedError, TracerError, InternalError,
+  DeviceMemoryError,
 } from "./runtime/errors.js";
 export { setDebugLevel, debugLevel } from "./runtime/debug.js";
 
@@ -41,7 +42,8 @@ export * as random from "./ops/random.js";
 
 export { grad, valueAndGrad, vjp, type GradOptions } from "./autograd/transforms.js";
 export { jvp } from "./autograd/forward.js";
-import "./compiler/wasm/executor.js";
+export { configureDevice, deviceMemoryStats, type DeviceOptions } from "./compiler/wasm/executor.js";
+export { setBackend } from "./core/executor.js";
 export { compile, type CompileOptions, type CompiledFunction } from "./compiler/compile.js";
 export { CompileStats } from "./compiler/stats.js";
 export * as nn from "./nn/index.js";

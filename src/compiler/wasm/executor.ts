@@ -12,14 +12,29 @@ import { planMemory } from "./memory-plan.js";
 import type { BufferRef, Step } from "./steps.js";
 
 let device: DeviceMemory | undefined;
+let capacityBytes: number | undefined = Number(process.env.NABLA_DEVICE_BYTES ?? "") || undefined;
 
 /** The single-device memory that eager and compiled programs run in, created on first use. */
 export function defaultDevice(): DeviceMemory {
-  if (device === undefined) {
-    const capacity = Number(process.env.NABLA_DEVICE_BYTES ?? "") || undefined;
-    device = new DeviceMemory({ device: "wasm:0", capacityBytes: capacity });
-  }
+  if (device === undefined) device = new DeviceMemory({ device: "wasm:0", capacityBytes });
   return device;
+}
+
+export interface DeviceOptions {
+  /** Most bytes the device memory may grow to (default 4 GiB, the wasm32 limit; also NABLA_DEVICE_BYTES). */
+  readonly capacityBytes?: number;
+}
+
+/** Replaces the device memory with one of the given capacity; tensors are unaffected, since they live on the host between programs. */
+export function configureDevice(options: DeviceOptions): void {
+  capacityBytes = options.capacityBytes;
+  device = undefined;
+}
+
+/** Bytes the device memory has in use, has committed, and may grow to. */
+export function deviceMemoryStats(): { bytesInUse: number; bytesCommitted: number; capacityBytes: number } {
+  const memory = defaultDevice();
+  return { bytesInUse: memory.bytesInUse, bytesCommitted: memory.bytesCommitted, capacityBytes: memory.capacityBytes };
 }
 
 function runStep(step: Step, memory: DeviceMemory, address: (ref: BufferRef) => number, inputs: readonly Storage[]): void {
