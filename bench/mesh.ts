@@ -5,7 +5,7 @@
 // bandwidth measured in this run for the same size (each device reads p inputs and writes one output).
 
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -147,6 +147,8 @@ async function main(): Promise<void> {
       node: process.version,
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? "unknown",
+      // Other processes compete for the same cores and memory bus; a load above the core count inflates every number.
+      loadAverageAtEnd: loadavg(),
       devices: p,
       allReduce: rows,
       dispatchMicros: dispatch,
@@ -156,7 +158,8 @@ async function main(): Promise<void> {
     const results = join(here, "..", "..", "bench", "results");
     mkdirSync(results, { recursive: true });
     writeFileSync(join(results, "mesh.json"), `${JSON.stringify(record, null, 2)}\n`);
-    console.log(`\nwrote ${join(results, "mesh.json")}`);
+    console.log(`\nload average ${loadavg().map((load) => load.toFixed(2)).join(", ")} on ${cpus().length} cores; numbers are inflated when it exceeds the core count`);
+    console.log(`wrote ${join(results, "mesh.json")}`);
   } finally {
     await runtime.dispose();
   }

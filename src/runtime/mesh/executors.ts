@@ -72,16 +72,18 @@ export class ExecutorSet {
     Atomics.add(this.#control.i32, this.#control.at(device, Slot.Mail), 1);
   }
 
-  /** Terminates the worker that runs `device`'s executor and drops its handle; resolves once the worker exited. */
-  async terminate(device: number): Promise<void> {
+  /**
+   * Terminates the worker that runs `device`'s executor and drops its handle. Resolves once the task
+   * ended, or after `graceMs` when the pool no longer lists the worker (it is already exiting).
+   */
+  async terminate(device: number, graceMs: number): Promise<void> {
     const handle = this.#handles[device];
     this.#handles[device] = undefined;
     if (handle === undefined || !handle.alive) return;
     const thread = this.#control.load(device, Slot.Thread);
     const worker = this.#pool.threads.find((candidate) => candidate.threadId === thread);
-    if (worker === undefined) return;
-    await worker.terminate();
-    await handle.finished;
+    if (worker !== undefined) await worker.terminate();
+    await settleWithin(handle.finished, graceMs);
   }
 
   /** Forgets an executor whose task already ended, so the next startMissing replaces it. */
@@ -98,10 +100,7 @@ export class ExecutorSet {
       Atomics.add(this.#control.i32, this.#control.at(handle.device, Slot.Bell), 1);
       Atomics.notify(this.#control.i32, this.#control.at(handle.device, Slot.Bell));
     }
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([Promise.all(handles.map((handle) => handle.finished)), expired]);
-    clearTimeout(timer);
+    await settleWithin(Promise.all(handles.map((handle) => handle.finished)), graceMs);
   }
 
   #start(device: number): ExecutorHandle {
@@ -145,6 +144,14 @@ export class ExecutorSet {
       await waitAsync(this.#control.i32, index, generation, Math.min(remaining, 100));
     }
   }
+}
+
+/** Waits for `promise`, but no longer than `ms` milliseconds. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([promise, expired]);
+  clearTimeout(timer);
 }
 
 export function describe(cause: unknown): string {

@@ -261,7 +261,7 @@ export class MeshRuntime {
   /** Terminates the workers of devices that ignored the abort, then raises the run's error. */
   async #terminate(handle: ProgramHandle, unfinished: readonly number[]): Promise<never> {
     for (const device of unfinished) this.#lost?.add(device);
-    await Promise.all(unfinished.map((device) => this.#executors.terminate(device)));
+    await Promise.all(unfinished.map((device) => this.#executors.terminate(device, this.#stopGraceMs)));
     this.#lost = undefined;
     throw faultError(this.#control, { program: handle.program, timeoutMs: this.timeoutMs, terminated: unfinished });
   }
