@@ -120,10 +120,20 @@ function buildMatmul(spec: MatmulSpec, blocking: Blocking, relaxed: boolean): Mo
   const module = new ModuleBuilder();
   const micro = module.addFunction("micro", buildMicroKernel(blocking, spec.activation ?? "none", relaxed, 4), false);
   // A lane is a row of A and a B lane is a column of B; strides are in elements of the stored matrices.
-  const packA = module.addFunction("packA", spec.transA ? buildRowPacker(blocking.mr, m) : buildPacker(blocking.mr, k, 1), false);
-  const packB = module.addFunction("packB", spec.transB ? buildPacker(blocking.nr, k, 1) : buildRowPacker(blocking.nr, n), false);
+  const packA = module.addFunction("packA", spec.transA ? contiguousPacker(blocking.mr, m) : buildPacker(blocking.mr, k, 1), false);
+  const packB = module.addFunction("packB", spec.transB ? buildPacker(blocking.nr, k, 1) : contiguousPacker(blocking.nr, n), false);
   const edgeIn = module.addFunction("edgeIn", buildEdgeIn(blocking, n), false);
   const edgeOut = module.addFunction("edgeOut", buildEdgeOut(blocking, n), false);
   module.addFunction("run", buildDriver(spec, blocking, layoutWork(blocking), { micro, packA, packB, edgeIn, edgeOut }));
   return module;
+}
+
+/**
+ * Picks the packer for operands whose lanes are contiguous. Panels narrower than a 64-byte cache line
+ * are packed row by row, because walking their short segments down a column conflicts in the cache.
+ * Wider panels are packed panel by panel, because row by row would scatter the writes at a stride of
+ * kc * width * 4 bytes (16 KiB at kc = 256, width = 16), which maps every write to the same cache set.
+ */
+function contiguousPacker(width: number, kStride: number): ReturnType<typeof buildPacker> {
+  return width * 4 < 64 ? buildRowPacker(width, kStride) : buildPacker(width, 1, kStride);
 }
