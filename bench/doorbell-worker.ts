@@ -1,5 +1,5 @@
-// Bare doorbell worker for the latency floor in bench/mesh.ts: answers each ring by bumping a shared
-// counter (slot 0), and wakes the main thread only when the counter reaches the target in slot 1.
+// Bare doorbell worker for the latency floor in bench/mesh.ts. It replies to each ring by bumping a
+// shared counter (slot 0), and wakes the main thread only when the counter reaches the target in slot 1.
 
 import { workerData } from "node:worker_threads";
 

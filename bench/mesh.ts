@@ -1,8 +1,9 @@
 // Mesh benchmarks: allReduce bandwidth on 2 devices against a memory-copy floor, and dispatch latency.
 //
 // Run with `npm run bench:mesh`. Prints medians and ratios and writes bench/results/mesh.json. The floor
-// for an allReduce of n bytes over p devices is the time to move (p + 1) * n bytes at the memory-copy
-// bandwidth measured in this run for the same size (each device reads p inputs and writes one output).
+// for an allReduce of n bytes over p devices is the time to move (p + 1) * n bytes, because the p inputs
+// are read and one output is written. It uses the memory-copy bandwidth measured in this run for the
+// same size.
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -61,7 +62,7 @@ async function allReduceMicros(runtime: MeshRuntime, n: number): Promise<number>
   return micros;
 }
 
-/** A program whose only step on each device is a kernel that adds 1 to one float. */
+/** Builds a program whose only step on each device is a kernel that adds 1 to one float. */
 function tinyKernelProgram(runtime: MeshRuntime): Program {
   const kernel = compileKernel("bench-increment", () => {
     const code = new CodeBuilder([["address", "i32"]]);
@@ -91,8 +92,8 @@ async function piscinaMicros(): Promise<number> {
 }
 
 /**
- * Median round trip of a bare Atomics doorbell to two plain worker threads, which answer by bumping a
- * shared counter: the floor that the mesh dispatch builds on, on this machine.
+ * Measures the median round trip of a bare Atomics doorbell to two plain worker threads, which reply by
+ * bumping a shared counter. This is the floor that mesh dispatch builds on, on this machine.
  */
 async function doorbellMicros(): Promise<number> {
   const buffer = new SharedArrayBuffer(64 * 4);

@@ -34,13 +34,13 @@ function packageRoot(start: string): string {
 
 /**
  * Creates a pool of exactly `threads` workers. Every executor occupies its worker for the mesh's whole
- * life, so the pool must hold at least one worker per device; a smaller one would leave devices queued
- * forever, and is rejected.
+ * life, so the pool needs at least one worker per device. A smaller pool would leave devices queued
+ * forever, so it is rejected.
  */
 export function createPool(devices: number, threads: number): Piscina {
   if (!Number.isInteger(threads) || threads < devices) {
     throw new DeviceError(
-      `a mesh of ${devices} devices needs a pool of at least ${devices} worker threads, because each device's executor holds one thread; got threads = ${threads}. Raise threads or use a smaller mesh`,
+      `a mesh of ${devices} devices needs a pool of at least ${devices} worker threads, because each device's executor occupies one thread; got threads = ${threads}. Raise threads or use a smaller mesh`,
       -1, "", -1,
     );
   }

@@ -7,8 +7,8 @@ import { combineExport, divideExport, reduceKernelKey } from "./reduce-kernels.j
 
 /**
  * Scratch area reserved in every device memory: two chunks where reductions stage peers' data, then two
- * mailboxes where small collectives publish their input (alternating, so one barrier per collective is
- * enough; see runCollective).
+ * mailboxes where small collectives publish their input. Collectives alternate between the mailboxes,
+ * so one barrier per collective is enough (see runCollective).
  */
 export const scratchLayout = {
   chunkBytes: 32 * 1024,

@@ -74,7 +74,7 @@ export class MeshTopology {
     return { members, rank };
   }
 
-  /** Every group along `axes`, each in rank order, listed by their lowest device. */
+  /** Lists every group along `axes`, each in rank order, ordered by their lowest device. */
   groups(axes: readonly string[]): number[][] {
     const seen = new Set<number>();
     const result: number[][] = [];

@@ -1,4 +1,4 @@
-// Checks a mesh program on the main thread before any worker sees it, so workers never meet a malformed step.
+// Checks a mesh program on the main thread before it is sent to any worker, so workers never run a malformed step.
 
 import { ValueError } from "../errors.js";
 import { bindingCount, isCollective, type CollectiveStep, type DeviceProgram, type Operand, type Program, type Step } from "./program.js";
@@ -82,8 +82,8 @@ function validateCollective(where: string, step: CollectiveStep, topology: MeshT
 }
 
 /**
- * Every device must run the same sequence of collectives with the same parameters, because barriers are
- * counted per collective; a mismatch would deadlock until the timeout, so it is rejected here instead.
+ * Checks that every device runs the same sequence of collectives with the same parameters. Barriers are
+ * counted per collective, so a mismatch would block until the timeout; it is rejected here instead.
  */
 function validateCollectivesMatch(program: Program): void {
   const signatures = program.devices.map((device) => device.steps.filter(isCollective).map(signatureOf));
@@ -99,8 +99,21 @@ function validateCollectivesMatch(program: Program): void {
 }
 
 function signatureOf(step: CollectiveStep): string {
-  const extra = step.kind === "allReduce" || step.kind === "reduceScatter" ? step.op : step.kind === "broadcast" ? `root ${step.root}` : step.kind === "permute" ? JSON.stringify(step.pairs) : "";
-  return `${step.kind}(${step.axes.join(",")}; ${step.dtype}[${step.count}]${extra === "" ? "" : `; ${extra}`})`;
+  const base = `${step.kind}(${step.axes.join(",")}; ${step.dtype}[${step.count}]`;
+  switch (step.kind) {
+    case "allReduce":
+    case "reduceScatter":
+      return `${base}; ${step.op})`;
+    case "broadcast":
+      return `${base}; root ${step.root})`;
+    case "permute":
+      return `${base}; pairs ${JSON.stringify(step.pairs)})`;
+    case "allGather":
+    case "allToAll":
+      return `${base})`;
+    default:
+      return step satisfies never;
+  }
 }
 
 function operandsOf(step: Step): readonly Operand[] {

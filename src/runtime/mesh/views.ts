@@ -1,7 +1,7 @@
 // Typed-array views over a device memory, rebuilt when the memory grows and replaces its buffer.
 
 import { ValueError } from "../errors.js";
-import type { StorageDType } from "../storage.js";
+import { itemSize, type StorageDType } from "../storage.js";
 
 export type NumericArray = Float32Array | Float64Array | Int32Array;
 export type ElementArray = NumericArray | Uint8Array;
@@ -53,7 +53,7 @@ export class MemoryViews {
 
 /** Element index of a byte offset; raises when the offset is not aligned to the element size. */
 export function elementIndex(byteOffset: number, dtype: StorageDType, where: string): number {
-  const size = dtype === "float64" ? 8 : dtype === "bool" ? 1 : 4;
+  const size = itemSize(dtype);
   if (byteOffset % size !== 0) throw new ValueError(`${where}: byte offset ${byteOffset} is not aligned to ${size}-byte ${dtype} elements`);
   return byteOffset / size;
 }
