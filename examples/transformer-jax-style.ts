@@ -4,11 +4,10 @@
 import * as nb from "nabla-ts";
 import { runCompiledComparison } from "./lib/compiled-run.js";
 import {
-  accuracy, cell, formatPercent, makeSyntheticTask, TransformerClassifier, type ClassifierConfig,
+  accuracy, cell, formatPercent, makeSyntheticTask, printSummary, seedConfig as config, TransformerClassifier,
 } from "./lib/transformer-classifier.js";
 import { elapsedMs, functionalStep } from "./lib/training.js";
 
-const config: ClassifierConfig = { vocabSize: 20, dModel: 32, numHeads: 4, numLayers: 2, numClasses: 3, maxLen: 8, dimFeedforward: 64 };
 const numSamples = 150;
 const numSteps = 60;
 
@@ -16,16 +15,11 @@ console.log("nabla-ts Transformer training, JAX style");
 nb.random.seed(0);
 
 const task = makeSyntheticTask(42, numSamples, config.maxLen, config.vocabSize, config.numClasses);
-console.log(`Dataset: ${numSamples} sequences of length ${config.maxLen}`);
-console.log(`Vocab size: ${config.vocabSize}, Classes: ${config.numClasses}`);
-
-// eval() before adamwInit, so every step sees the same train/eval flag in the model's structure.
+// eval() before adamwInit, so every step uses the same train/eval flag in the model's structure.
 let model = new TransformerClassifier(config);
 model.eval();
 let optState = nb.nn.optim.adamwInit(model);
-const numParams = model.parameters().reduce((n, p) => n + p.numel(), 0);
-console.log(`Model: ${config.numLayers} encoder layers, d_model=${config.dModel}, heads=${config.numHeads}`);
-console.log(`Total trainable parameters: ${numParams}`);
+printSummary(config, task, model);
 
 console.log(`\n${cell("Step", 8)} ${cell("Loss", 12)} ${cell("Accuracy", 10)}`);
 console.log("-".repeat(32));

@@ -3,12 +3,11 @@
 
 import * as nb from "nabla-ts";
 import {
-  accuracy, cell, formatPercent, makeSyntheticTask, TransformerClassifier, type ClassifierConfig,
+  accuracy, cell, formatPercent, makeSyntheticTask, printSummary, seedConfig as config, TransformerClassifier,
 } from "./lib/transformer-classifier.js";
 import { elapsedMs, functionalStep, imperativeStep, learningRate } from "./lib/training.js";
 import { runCompiledComparison } from "./lib/compiled-run.js";
 
-const config: ClassifierConfig = { vocabSize: 20, dModel: 32, numHeads: 4, numLayers: 2, numClasses: 3, maxLen: 8, dimFeedforward: 64 };
 const numSamples = 150;
 const numSteps = 60;
 
@@ -16,15 +15,8 @@ console.log("nabla-ts Transformer training, PyTorch style");
 nb.random.seed(0);
 
 const task = makeSyntheticTask(42, numSamples, config.maxLen, config.vocabSize, config.numClasses);
-console.log(`Dataset: ${numSamples} sequences of length ${config.maxLen}`);
-console.log(`Vocab size: ${config.vocabSize}, Classes: ${config.numClasses}`);
-console.log(`Sample tokens: [${task.firstTokens.map((t) => String(t).padStart(2)).join(" ")}]`);
-console.log(`Sample label:  ${task.firstLabel}`);
-
 const model = new TransformerClassifier(config);
-const numParams = model.parameters().reduce((n, p) => n + p.numel(), 0);
-console.log(`Model: ${config.numLayers} encoder layers, d_model=${config.dModel}, heads=${config.numHeads}`);
-console.log(`Total trainable parameters: ${numParams}`);
+printSummary(config, task, model);
 
 // The optimizer keys its state by parameter name, so train()/eval() switches never invalidate it.
 model.train();

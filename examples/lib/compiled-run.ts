@@ -24,7 +24,7 @@ export function runCompiledComparison({ config, task, numSteps, step }: Compiled
   let [model, optState] = freshState(config);
   let loss: nb.Tensor;
 
-  console.log("\nCompiled training (functional API inside nb.compile):");
+  console.log("\nCompiled training (functional API inside nb.compile, on a freshly initialised model):");
   console.log(`${cell("Step", 8)} ${cell("Loss", 12)}`);
   console.log("-".repeat(22));
 

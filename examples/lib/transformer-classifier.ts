@@ -62,6 +62,21 @@ export class TransformerClassifier extends nb.nn.Module {
   }
 }
 
+/** The notebook's configuration: d_model 32, 4 heads, 2 layers, feed-forward 64, sequences of 8 tokens. */
+export const seedConfig: ClassifierConfig = { vocabSize: 20, dModel: 32, numHeads: 4, numLayers: 2, numClasses: 3, maxLen: 8, dimFeedforward: 64 };
+
+/** Prints the dataset and model lines that open both examples. */
+export function printSummary(config: ClassifierConfig, task: SyntheticTask, model: TransformerClassifier): void {
+  const samples = task.tokens.shape[0];
+  console.log(`Dataset: ${samples} sequences of length ${config.maxLen}`);
+  console.log(`Vocab size: ${config.vocabSize}, Classes: ${config.numClasses}`);
+  console.log(`Sample tokens: [${task.firstTokens.map((t) => String(t).padStart(2)).join(" ")}]`);
+  console.log(`Sample label:  ${task.firstLabel}`);
+  const numParams = model.parameters().reduce((n, p) => n + p.numel(), 0);
+  console.log(`Model: ${config.numLayers} encoder layers, d_model=${config.dModel}, heads=${config.numHeads}`);
+  console.log(`Total trainable parameters: ${numParams}`);
+}
+
 export interface SyntheticTask {
   readonly tokens: nb.Tensor;
   readonly labels: nb.Tensor;
