@@ -20,6 +20,10 @@ export type Lowering<K extends PrimitiveName> =
   | { readonly kind: "matmul" }
   | { readonly kind: "reduce" }
   | { readonly kind: "argReduce" }
+  | { readonly kind: "gather" }
+  | { readonly kind: "scatterAdd" }
+  | { readonly kind: "pad" }
+  | { readonly kind: "concat" }
   /** Runs the reference implementation on views of device memory. */
   | { readonly kind: "reference" };
 

@@ -89,11 +89,11 @@ export const lowerings: LoweringTable = {
       offset: v.offset + axes.reduce((acc, a) => acc + Math.max(0, inAval.shape[a] - 1) * v.strides[a], 0),
     }),
   },
-  pad: reference,
-  concat: reference,
+  pad: { kind: "pad" },
+  concat: { kind: "concat" },
 
-  gather: reference,
-  scatterAdd: reference,
+  gather: { kind: "gather" },
+  scatterAdd: { kind: "scatterAdd" },
   checkIndices: reference,
 
   randomBits: reference,

@@ -14,6 +14,7 @@ import { input as inputExpr, type Expr } from "../../runtime/wasm/elementwise/ir
 import { argReduceKernel } from "../../runtime/wasm/reduce/arg.js";
 import { reduceKernel } from "../../runtime/wasm/reduce/kernel.js";
 import type { PlannedBuffer } from "./memory-plan.js";
+import { lowerLayout } from "./layout-step.js";
 import { planMatmul } from "./matmul-step.js";
 import type { BufferRef, Step } from "./steps.js";
 
@@ -256,6 +257,11 @@ function lowerNode(builder: ProgramBuilder, node: Node): Value {
       return isFloatDType(node.dtype) && sizeOf(node.inputs[0].shape) > 0 ? lowerReduce(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
     case "argReduce":
       return isFloatDType(node.inputs[0].dtype) ? lowerArgReduce(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
+    case "gather":
+    case "scatterAdd":
+    case "pad":
+    case "concat":
+      return lowerLayout(builder, node, inputs, lowering.kind);
     case "reference":
       return lowerReference(builder, node, inputs);
     default:

@@ -61,7 +61,7 @@ export function padKernel(spec: PadSpec): LayoutKernel {
   const outStrides = denseStrides(outShape);
   const placement = spec.shape.map((_, d) => outStrides[d] * (spec.interior[d] + 1));
   const start = spec.low.reduce((acc, l, d) => acc + l * outStrides[d], 0);
-  const key = `pad ${spec.dtype} shape=[${spec.shape.join(",")}] low=[${spec.low}] high=[${spec.high}] interior=[${spec.interior}] value=${spec.value}`;
+  const key = `pad ${spec.dtype} shape=[${spec.shape.join(",")}] low=[${spec.low}] high=[${spec.high}] interior=[${spec.interior}] value=${Object.is(spec.value, -0) ? "-0" : spec.value}`;
   return layoutKernel(key, () => {
     const c = new CodeBuilder([["input", "i32"], ["output", "i32"]]);
     emitFill(c, c.param(1), sizeOf(outShape), spec.dtype, spec.value);
