@@ -64,6 +64,8 @@ export class MeshRuntime {
   #nextProgram = 1;
   #runs = 0;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Runs started or queued whose promise has not settled yet. */
+  #pending = 0;
   #disposed = false;
   /** Devices whose executor ended during the current run, so they will never report done. */
   #lost: Set<number> | undefined;
@@ -127,8 +129,13 @@ export class MeshRuntime {
    * order. A failed run rejects with one DeviceError or TimeoutError and frees its outputs.
    */
   run(handle: ProgramHandle, inputs: readonly (readonly number[])[]): Promise<number[][]> {
-    const result = this.#queue.then(() => this.#run(handle, inputs));
-    this.#queue = result.catch(() => undefined);
+    // With no run pending, start at once: a short run then completes without yielding to the event loop.
+    const result = this.#pending === 0 ? this.#run(handle, inputs) : this.#queue.then(() => this.#run(handle, inputs));
+    this.#pending++;
+    this.#queue = result.then(
+      () => void this.#pending--,
+      () => void this.#pending--,
+    );
     return result;
   }
 
@@ -155,7 +162,8 @@ export class MeshRuntime {
     try {
       this.#send(handle);
       this.#ring(handle, inputs, outputs, temps);
-      await this.#wait(handle);
+      if (!this.#waitBlocking()) await this.#wait(handle);
+      if (this.#control.aborted) throw faultError(this.#control, { program, timeoutMs: this.timeoutMs, terminated: [] });
     } catch (error) {
       outputs.forEach((list, d) => list.forEach((offset) => this.memories[d].free(offset)));
       throw error;
@@ -216,10 +224,31 @@ export class MeshRuntime {
     }
   }
 
-  /** Waits until every device finished or was lost; on a fault, raises the run's one error. */
+  /**
+   * Blocks the main thread for up to blockingWaitMs until every device finished; returns false when the
+   * run is still going or was aborted, so the event loop must run (worker exits are reported through it).
+   */
+  #waitBlocking(): boolean {
+    const control = this.#control;
+    const devices = this.topology.deviceCount;
+    const until = performance.now() + this.#blockingWaitMs;
+    for (;;) {
+      // Each device adds 1 to Done once per run, when it finished, so Done == devices means all finished.
+      const done = Atomics.load(control.i32, Header.Done);
+      if (done >= devices) {
+        this.#lost = undefined;
+        return true;
+      }
+      if (control.aborted) return false;
+      const remaining = until - performance.now();
+      if (remaining <= 0) return false;
+      Atomics.wait(control.i32, Header.Done, done, remaining);
+    }
+  }
+
+  /** Waits until every device finished or was lost, yielding to the event loop; terminates devices that ignore an abort. */
   async #wait(handle: ProgramHandle): Promise<void> {
     const control = this.#control;
-    const blockUntil = performance.now() + this.#blockingWaitMs;
     let stopBy = Infinity;
     for (;;) {
       const done = Atomics.load(control.i32, Header.Done);
@@ -233,12 +262,9 @@ export class MeshRuntime {
         return;
       }
       const until = Math.min(stopBy, control.deadline + recordGraceMs);
-      const blockFor = blockUntil - performance.now();
-      if (blockFor > 0) Atomics.wait(control.i32, Header.Done, done, Math.min(blockFor, Math.max(0, until - now)));
-      else await waitAsync(control.i32, Header.Done, done, Math.max(1, until - now));
+      await waitAsync(control.i32, Header.Done, done, Math.max(1, until - now));
     }
     this.#lost = undefined;
-    if (control.aborted) throw faultError(control, { program: handle.program, timeoutMs: this.timeoutMs, terminated: [] });
   }
 
   /** Devices that neither finished the current run nor lost their executor. */
