@@ -51,11 +51,12 @@ export function installExecutor(executor: Executor): void {
   fastExecutor = executor;
 }
 
-let forcedBackend: string | undefined = typeof process === "undefined" ? undefined : process.env.NABLA_BACKEND;
+const environmentBackend = typeof process === "undefined" ? undefined : process.env.NABLA_BACKEND;
+let forcedBackend: string | undefined = environmentBackend;
 
-/** Selects the backend by name ("reference" or "wasm"); overrides NABLA_BACKEND. */
+/** Selects the backend by name ("reference" or "wasm"); `undefined` goes back to NABLA_BACKEND or the default. */
 export function setBackend(name: "reference" | "wasm" | undefined): void {
-  forcedBackend = name;
+  forcedBackend = name ?? environmentBackend;
 }
 
 /** The executor realization and compile use now. */
