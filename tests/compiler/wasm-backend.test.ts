@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from "vitest";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import * as nb from "../../src/index.js";
 
 class Mlp extends nb.nn.Module {
@@ -14,6 +14,10 @@ function data(): [nb.Tensor, nb.Tensor] {
   const y = nb.random.randint([33], 0, 3, { key: nb.random.key(4) });
   return [x, y];
 }
+
+beforeEach(() => {
+  nb.setBackend("wasm");
+});
 
 afterEach(() => {
   nb.setBackend(undefined);
