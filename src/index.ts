@@ -48,3 +48,7 @@ export { compile, type CompileOptions, type CompiledFunction } from "./compiler/
 export { CompileStats } from "./compiler/stats.js";
 export * as nn from "./nn/index.js";
 export { DeviceMesh, type MeshOptions } from "./sharding/mesh.js";
+export type {
+  Program as MeshProgram, DeviceProgram, Step as MeshStep, Operand as MeshOperand, ReduceOp,
+} from "./runtime/mesh/program.js";
+export { DeviceError, TimeoutError } from "./runtime/errors.js";
