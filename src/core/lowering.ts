@@ -24,6 +24,8 @@ export type Lowering<K extends PrimitiveName> =
   | { readonly kind: "scatterAdd" }
   | { readonly kind: "pad" }
   | { readonly kind: "concat" }
+  /** A counter-based draw from the key operand: raw bits, uniforms in [0, 1) or standard normals. */
+  | { readonly kind: "random"; readonly draw: "bits" | "uniform" | "normal" }
   /** Runs the reference implementation on views of device memory. */
   | { readonly kind: "reference" };
 

@@ -96,7 +96,7 @@ export const lowerings: LoweringTable = {
   scatterAdd: { kind: "scatterAdd" },
   checkIndices: reference,
 
-  randomBits: reference,
-  randomUniform: reference,
-  randomNormal: reference,
+  randomBits: { kind: "random", draw: "bits" },
+  randomUniform: { kind: "random", draw: "uniform" },
+  randomNormal: { kind: "random", draw: "normal" },
 };

@@ -86,3 +86,22 @@ describe("wasm backend", () => {
     actual.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
   });
 });
+
+describe("random kernels", () => {
+  test("draws match the reference bit for bit", () => {
+    const draws = () => {
+      const key = nb.random.key(12345);
+      return [
+        nb.random.normal([7, 5], { key }),
+        nb.random.normal([9], { key, dtype: "float64" }),
+        nb.random.uniform([13], { key }),
+        nb.random.randint([11], -3, 40, { key }),
+        ...nb.random.split(key, 3),
+      ].map((t) => Array.from(t.toArray()));
+    };
+    nb.setBackend("reference");
+    const expected = draws();
+    nb.setBackend("wasm");
+    expect(draws()).toEqual(expected);
+  });
+});

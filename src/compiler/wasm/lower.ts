@@ -13,6 +13,7 @@ import { elementwiseKernel } from "../../runtime/wasm/elementwise/kernel.js";
 import { input as inputExpr, type Expr } from "../../runtime/wasm/elementwise/ir.js";
 import { argReduceKernel } from "../../runtime/wasm/reduce/arg.js";
 import { reduceKernel } from "../../runtime/wasm/reduce/kernel.js";
+import { randomKernel } from "../../runtime/wasm/random/threefry.js";
 import type { PlannedBuffer } from "./memory-plan.js";
 import { lowerLayout } from "./layout-step.js";
 import { planMatmul } from "./matmul-step.js";
@@ -262,6 +263,11 @@ function lowerNode(builder: ProgramBuilder, node: Node): Value {
     case "pad":
     case "concat":
       return lowerLayout(builder, node, inputs, lowering.kind);
+    case "random": {
+      const kernel = randomKernel({ kind: lowering.draw, count: sizeOf(node.shape), dtype: node.dtype });
+      const key = builder.materialize(inputs[0], node.inputs[0].shape, node.inputs[0].dtype);
+      return emitUnaryKernel(builder, node, key, (memory, [keyOffset, outOffset]) => kernel.run(memory, keyOffset, outOffset), `random ${lowering.draw}`);
+    }
     case "reference":
       return lowerReference(builder, node, inputs);
     default:

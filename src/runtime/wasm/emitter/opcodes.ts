@@ -13,7 +13,7 @@ export const plainOps = {
   "f64.eq": 0x61, "f64.ne": 0x62, "f64.lt": 0x63, "f64.gt": 0x64, "f64.le": 0x65, "f64.ge": 0x66,
   "i32.add": 0x6a, "i32.sub": 0x6b, "i32.mul": 0x6c, "i32.div_s": 0x6d, "i32.div_u": 0x6e, "i32.rem_s": 0x6f,
   "i32.rem_u": 0x70, "i32.and": 0x71, "i32.or": 0x72, "i32.xor": 0x73, "i32.shl": 0x74, "i32.shr_s": 0x75,
-  "i32.shr_u": 0x76,
+  "i32.shr_u": 0x76, "i32.rotl": 0x77,
   "f32.abs": 0x8b, "f32.neg": 0x8c, "f32.ceil": 0x8d, "f32.floor": 0x8e, "f32.trunc": 0x8f, "f32.nearest": 0x90,
   "f32.sqrt": 0x91, "f32.add": 0x92, "f32.sub": 0x93, "f32.mul": 0x94, "f32.div": 0x95, "f32.min": 0x96,
   "f32.max": 0x97, "f32.copysign": 0x98,
@@ -21,7 +21,7 @@ export const plainOps = {
   "f64.sqrt": 0x9f, "f64.add": 0xa0, "f64.sub": 0xa1, "f64.mul": 0xa2, "f64.div": 0xa3, "f64.min": 0xa4,
   "f64.max": 0xa5, "f64.copysign": 0xa6,
   "i32.trunc_f32_s": 0xa8, "i32.trunc_f64_s": 0xaa, "f32.convert_i32_s": 0xb2, "f32.demote_f64": 0xb6,
-  "f64.convert_i32_s": 0xb7, "f64.promote_f32": 0xbb, "i32.reinterpret_f32": 0xbc, "f32.reinterpret_i32": 0xbe,
+  "f64.convert_i32_s": 0xb7, "f64.convert_i32_u": 0xb8, "f64.promote_f32": 0xbb, "i32.reinterpret_f32": 0xbc, "f32.reinterpret_i32": 0xbe,
 } as const;
 export type PlainOp = keyof typeof plainOps;
 
