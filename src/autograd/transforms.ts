@@ -49,7 +49,7 @@ export function vjp<Out>(fn: (...args: never[]) => Out, ...primals: unknown[]): 
 }
 
 export interface GradOptions {
-  /** Which positional arguments to differentiate: one index (the result is that argument's gradient) or a list (a list of gradients). */
+  /** Positions of the arguments to differentiate: one index (the result is that argument's gradient) or a list (a list of gradients). */
   readonly argnums?: number | readonly number[];
   /** `fn` returns `[loss, aux]`; aux is passed through undifferentiated. */
   readonly hasAux?: boolean;

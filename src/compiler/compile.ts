@@ -14,7 +14,7 @@ import { traceFunction, type TracedProgram } from "./trace.js";
 export interface CompileOptions {
   /** Positional arguments passed through as they are and made part of the cache key instead of traced. */
   readonly staticArgnums?: readonly number[];
-  /** What to do when the function cannot be traced: run it eagerly ("eager", the default) or raise ("error"). */
+  /** Behaviour when the function cannot be traced: run it eagerly ("eager", the default) or raise ("error"). */
   readonly fallback?: "eager" | "error";
   /** Name used in logs and keys; the function's own name by default. */
   readonly name?: string;
@@ -33,7 +33,7 @@ type CacheEntry =
   | { readonly kind: "program"; readonly traced: TracedProgram; readonly drawsRandom: boolean }
   | { readonly kind: "fallback"; readonly reason: string };
 
-/** A JavaScript number traced as a weak scalar: int32 if integral, float64 otherwise (cast on use). */
+/** Returns the aval of a JavaScript number traced as a weak scalar: int32 if integral, float64 otherwise (cast on use). */
 function numberAval(value: number): Aval {
   const integral = Number.isInteger(value) && value >= -2147483648 && value <= 2147483647;
   return { shape: [], dtype: integral ? "int32" : "float64", weak: true };

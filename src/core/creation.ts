@@ -109,7 +109,9 @@ function toStorage(values: ArrayLike<number | boolean | bigint>, dtype: DType, o
     if (dtype === "int32" && !(n >= int32Min && n <= int32Max)) {
       throw new DTypeError(`${op}: value ${v} at index ${i} does not fit in int32 [${int32Min}, ${int32Max}]; use a float dtype for it`);
     }
-    out[i] = dtype === "bool" ? (n !== 0 ? 1 : 0) : dtype === "int32" ? Math.trunc(n) : n;
+    if (dtype === "bool") out[i] = n !== 0 ? 1 : 0;
+    else if (dtype === "int32") out[i] = Math.trunc(n);
+    else out[i] = n;
   }
   return out;
 }
@@ -196,7 +198,7 @@ export function linspace(start: number, stop: number, num: number, options: Crea
   return fromStorage(data, [num], dtype, options.requiresGrad);
 }
 
-/** An n x m matrix with ones on the diagonal. */
+/** Creates an n x m matrix with ones on the diagonal. */
 export function eye(n: number, m = n, options: CreationOptions = {}): Tensor {
   checkShape("eye", [n, m]);
   const dtype = options.dtype ?? "float32";
@@ -205,7 +207,7 @@ export function eye(n: number, m = n, options: CreationOptions = {}): Tensor {
   return fromStorage(data, [n, m], dtype, options.requiresGrad);
 }
 
-/** A scalar constant; used to lift JavaScript numbers into ops. */
+/** Creates a scalar constant, which lifts JavaScript numbers into ops. */
 export function scalar(value: number | boolean, dtype: DType): Tensor {
   const data = allocate(dtype, 1);
   data[0] = Number(value);

@@ -21,13 +21,13 @@ export function parseDType(value: unknown, op: string): DType | "int64" {
   throw new DTypeError(`${op}: unknown dtype ${JSON.stringify(value)}; use one of ${dtypes.join(", ")} (int64 input is narrowed to int32)`);
 }
 
-/** The dtype both operands are cast to: the higher of the two in bool < int32 < float32 < float64. */
+/** Returns the dtype both operands are cast to: the higher of the two in bool < int32 < float32 < float64. */
 export function promoteTypes(a: DType, b: DType): DType {
   return rank[a] >= rank[b] ? a : b;
 }
 
 /**
- * The result dtype of a tensor combined with a JavaScript number. Numbers are weakly typed, as in JAX
+ * Returns the result dtype of a tensor combined with a JavaScript number. Numbers are weakly typed, as in JAX
  * and PyTorch: they never widen a tensor's dtype, except that a fractional number makes an integer or
  * bool tensor float32.
  */
@@ -38,7 +38,7 @@ export function promoteWithScalar(tensorDType: DType, value: number | boolean): 
   return tensorDType === "bool" ? "int32" : tensorDType;
 }
 
-/** The float dtype an op that needs floats computes in: float64 stays, everything else becomes float32. */
+/** Returns the float dtype an op that needs floats computes in: float64 stays, everything else becomes float32. */
 export function floatTypeFor(dtype: DType): DType {
   return dtype === "float64" ? "float64" : "float32";
 }

@@ -59,7 +59,7 @@ export function setBackend(name: "reference" | "wasm" | undefined): void {
   forcedBackend = name ?? environmentBackend;
 }
 
-/** The executor realization and compile use now. */
+/** Returns the executor that realization and compile use now. */
 export function activeExecutor(): Executor {
   if (forcedBackend === "reference" || fastExecutor === undefined) return referenceExecutor;
   return fastExecutor;

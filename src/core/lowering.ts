@@ -1,5 +1,6 @@
-// How each primitive runs on the WebAssembly backend: fused into an elementwise kernel, as a strided
-// view of its input, as a dedicated kernel, or on the reference implementation over device memory.
+// Lowerings: the way each primitive runs on the WebAssembly backend. It is fused into an elementwise
+// kernel, becomes a strided view of its input, gets a dedicated kernel, or runs its reference
+// implementation over device memory.
 
 import { InternalError } from "../runtime/errors.js";
 import type { Expr } from "../runtime/wasm/elementwise/ir.js";

@@ -6,7 +6,7 @@ function describe(node: Node): string {
   return `${node.dtype}${node.aval.weak === true ? "~" : ""}[${node.shape.join(",")}]`;
 }
 
-/** One line per node: boundary nodes as inputs or constants, then each op with its operands and parameters. */
+/** Prints one line per node: boundary nodes as inputs or constants, then each op with its operands and parameters. */
 export function formatGraph(order: readonly Node[], boundary: readonly Node[], outputs: readonly Node[]): string {
   const names = new Map<Node, string>();
   const lines: string[] = [];

@@ -4,7 +4,7 @@
 import { ValueError } from "../runtime/errors.js";
 import { Tensor } from "./tensor.js";
 
-/** How a registered class splits into children and static data, and how it is rebuilt. */
+/** Flatten and unflatten rules of a registered class: its children, its static data, and the way back. */
 export interface PytreeNodeHandler<T> {
   flatten(value: T): { children: unknown[]; aux: unknown };
   unflatten(aux: unknown, children: unknown[]): T;
@@ -127,7 +127,7 @@ export function treeLeafCount(treedef: TreeDef): number {
   }
 }
 
-/** A printable form of the structure, used in compile cache keys and error messages. */
+/** Returns a printable form of the structure, used in compile cache keys and error messages. */
 export function treedefToString(treedef: TreeDef): string {
   switch (treedef.kind) {
     case "leaf":

@@ -79,7 +79,7 @@ export function buildProgram(order: readonly Node[], inputs: readonly Node[]): {
 }
 
 /**
- * A structural signature of a schedule: primitives, parameters, shapes, dtypes and wiring, but not data.
+ * Returns a structural signature of a schedule: primitives, parameters, shapes, dtypes and wiring, but not data.
  * Two graphs with the same signature run the same program on different inputs.
  */
 export function scheduleSignature(schedule: Schedule): string {

@@ -88,13 +88,13 @@ export class Tensor {
     return this;
   }
 
-  /** The data as a new typed array of this tensor's dtype (bool as Uint8Array of 0 and 1). */
+  /** Returns the data as a new typed array of this tensor's dtype (bool as a Uint8Array of 0 and 1). */
   toArray(): Storage {
     this.realize();
     return (this.#node.buffer as Storage).slice();
   }
 
-  /** The single element of a one-element tensor as a number (bool as 1 or 0). */
+  /** Returns the single element of a one-element tensor as a number (bool as 1 or 0). */
   item(): number {
     if (this.numel() !== 1) {
       throw new ValueError(`item: the tensor has shape ${formatShape(this.shape)} with ${this.numel()} elements; item() needs exactly one`);
@@ -103,7 +103,7 @@ export class Tensor {
     return (this.#node.buffer as Storage)[0];
   }
 
-  /** The data as nested JavaScript arrays (a number or boolean for a scalar). */
+  /** Returns the data as nested JavaScript arrays (a number or boolean for a scalar). */
   tolist(): unknown {
     this.realize();
     return toNested(this.#node.buffer as Storage, this.shape, this.dtype);
@@ -114,7 +114,7 @@ export class Tensor {
     return formatTensor(this.#node.buffer as Storage, this.shape, this.dtype);
   }
 
-  /** What `console.log(tensor)` prints in Node: the values, plus `requiresGrad` when it is set. */
+  /** Formats the tensor for `console.log` in Node: the values, plus `requiresGrad` when it is set. */
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     const text = this.toString();
     return this.requiresGrad ? `${text.slice(0, -1)}, requiresGrad=true)` : text;
@@ -126,7 +126,7 @@ export class Tensor {
     backwardImpl(this, gradient);
   }
 
-  /** A new leaf with the same data that is cut off from the graph. */
+  /** Returns a new leaf with the same data, cut off from the graph. */
   detach(): Tensor {
     this.realize();
     return new Tensor(Node.leaf(this.#node.aval, this.#node.buffer as Storage));
@@ -134,7 +134,7 @@ export class Tensor {
 
   /**
    * Replaces this tensor's value in place, keeping `requiresGrad`; the new value is realized first.
-   * Optimizers update parameters this way, so every holder of the handle sees the new value.
+   * Optimizers update parameters this way, so every holder of the handle reads the new value.
    */
   assign(value: Tensor): this {
     if (isTracing()) {

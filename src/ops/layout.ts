@@ -13,7 +13,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (inferred > 1) throw new ShapeError(`reshape: shape ${formatShape(shape)} has more than one -1; at most one dimension can be inferred`);
   const known = sizeOf(shape.filter((d) => d !== -1));
   checkShape("reshape", shape.filter((d) => d !== -1));
-  const resolved = shape.map((d) => (d === -1 ? (known === 0 ? 0 : x.numel() / known) : d));
+  const inferredSize = known === 0 ? 0 : x.numel() / known;
+  const resolved = shape.map((d) => (d === -1 ? inferredSize : d));
   if (sizeOf(resolved) !== x.numel() || !resolved.every(Number.isInteger)) {
     throw new ShapeError(`reshape: cannot reshape ${formatShape(x.shape)} (${x.numel()} elements) into ${formatShape(shape)}`);
   }
@@ -84,7 +85,10 @@ export function slice(x: Tensor, specs: readonly (SliceSpec | readonly (number |
 
   const flipAxes = resolved.flatMap((r, axis) => (r.step < 0 && r.count > 0 ? [axis] : []));
   const source = flipAxes.length > 0 ? flip(x, flipAxes) : x;
-  const start = resolved.map((r, axis) => (flipAxes.includes(axis) ? x.shape[axis] - 1 - r.start : r.count === 0 ? 0 : r.start));
+  const start = resolved.map((r, axis) => {
+    if (flipAxes.includes(axis)) return x.shape[axis] - 1 - r.start;
+    return r.count === 0 ? 0 : r.start;
+  });
   const step = resolved.map((r) => Math.abs(r.step));
   const stop = resolved.map((r, axis) => (r.count === 0 ? start[axis] : start[axis] + (r.count - 1) * step[axis] + 1));
 

@@ -22,7 +22,7 @@ export function lift(x: Operand, dtype: DType): Tensor {
   return scalar(x, dtype);
 }
 
-/** The common dtype of operands under the promotion rules, with scalars weakly typed. */
+/** Returns the common dtype of the operands under the promotion rules, with scalars weakly typed. */
 export function resultType(...operands: Operand[]): DType {
   const strong = operands.filter((o): o is Tensor => o instanceof Tensor && o.node.aval.weak !== true);
   const weak = operands.filter((o) => !strong.includes(o as Tensor));
@@ -36,7 +36,7 @@ export function resultType(...operands: Operand[]): DType {
   return dtype;
 }
 
-/** A JavaScript value that promotes like a weak tensor of `dtype`: fractional for floats, integral for ints. */
+/** Returns a JavaScript value that promotes like a weak tensor of `dtype`: fractional for floats, integral for ints. */
 function weakExample(dtype: DType): number | boolean {
   if (dtype === "bool") return true;
   return dtype === "int32" ? 1 : 0.5;

@@ -39,7 +39,7 @@ export function seed(value: number): void {
   globalKey = seedWords(value);
 }
 
-/** The global generator's state as two int32 words, for checkpoints. */
+/** Returns the global generator's state as two int32 words, for checkpoints. */
 export function getState(): [number, number] {
   return [...globalKey];
 }
@@ -71,7 +71,7 @@ function tracedDraw(context: { key: Tensor; draws: number }): Tensor {
   return reshapeTo(slice(words, [[2 * i, 2 * i + 2, 1]]), [2]);
 }
 
-/** The global generator's current key as a tensor, without advancing it. */
+/** Returns the global generator's current key as a tensor, without advancing it. */
 export function globalKeyTensor(): Tensor {
   return fromStorage(Int32Array.from(globalKey), [2], "int32");
 }

@@ -91,7 +91,7 @@ export const argmax = (x: Tensor, arg?: number | ArgReduceOptions): Tensor => ar
 /** Index of the minimum (first on ties, NaN counts as the minimum), as int32. */
 export const argmin = (x: Tensor, arg?: number | ArgReduceOptions): Tensor => argReduce("argmin", x, arg);
 
-/** The maximum along the axes, held constant for differentiation and replaced by 0 where it is infinite. */
+/** Returns the maximum along the axes, held constant for differentiation and replaced by 0 where it is infinite. */
 function stableShift(op: string, x: Tensor, axis: number | readonly number[] | null | undefined): Tensor {
   // An empty axis has no maximum; any finite shift works because the sum over it is 0.
   const axes = normalizeAxes(op, axis, x.ndim);

@@ -24,7 +24,8 @@ export function allocate(dtype: StorageDType, size: number): Storage {
 
 /** Bytes per element of each dtype. */
 export function itemSize(dtype: StorageDType): number {
-  return dtype === "float64" ? 8 : dtype === "bool" ? 1 : 4;
+  if (dtype === "float64") return 8;
+  return dtype === "bool" ? 1 : 4;
 }
 
 /** Returns the dtype whose storage class matches `data`. */

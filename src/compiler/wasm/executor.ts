@@ -14,7 +14,7 @@ import type { BufferRef, Step } from "./steps.js";
 let device: DeviceMemory | undefined;
 let capacityBytes: number | undefined = Number(process.env.NABLA_DEVICE_BYTES ?? "") || undefined;
 
-/** The single-device memory that eager and compiled programs run in, created on first use. */
+/** Returns the single-device memory that eager and compiled programs run in, creating it on first use. */
 export function defaultDevice(): DeviceMemory {
   if (device === undefined) device = new DeviceMemory({ device: "wasm:0", capacityBytes });
   return device;

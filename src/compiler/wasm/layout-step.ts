@@ -9,7 +9,7 @@ import type { ProgramBuilder, Value } from "./lower.js";
 
 type LayoutKind = "gather" | "scatterAdd" | "pad" | "concat";
 
-/** A new dense buffer for the node's result, as a value. */
+/** Wraps a new dense buffer of the node's shape as a value. */
 function denseResult(builder: ProgramBuilder, node: Node, buffer: number): Value {
   return { kind: "buffer", buffer, view: { strides: stridesOf(node.shape), offset: 0 }, dtype: node.dtype };
 }
@@ -51,7 +51,7 @@ export function lowerLayout(builder: ProgramBuilder, node: Node, inputs: readonl
   return denseResult(builder, node, output);
 }
 
-/** One strided copy per operand into its block of the output along the concatenation axis. */
+/** Emits one strided copy per operand into its block of the output along the concatenation axis. */
 function emitConcat(builder: ProgramBuilder, node: Node, refs: ReturnType<ProgramBuilder["ref"]>[], output: number): void {
   const { axis } = node.params as ParamsOf<"concat">;
   const outStrides = stridesOf(node.shape);

@@ -69,7 +69,7 @@ export class ProgramBuilder {
     return { buffer, elementOffset, dtype };
   }
 
-  /** The value as an expression over leaves. */
+  /** Returns the value as an expression over leaves, adding a leaf for a buffer view. */
   asExpr(value: Value): Expr {
     if (value.kind === "expr") return value.expr;
     this.#leaves.push({ buffer: value.buffer, view: value.view, dtype: value.dtype });
@@ -316,7 +316,7 @@ function lowerArgReduce(builder: ProgramBuilder, node: Node, input: Value): Valu
   return emitUnaryKernel(builder, node, dense, (memory, [inOffset, outOffset]) => kernel.run(memory, inOffset, outOffset), `arg${kind}`);
 }
 
-/** A kernel from one dense input buffer to a new dense output buffer of the node's shape. */
+/** Emits a kernel from one dense input buffer to a new dense output buffer of the node's shape. */
 function emitUnaryKernel(
   builder: ProgramBuilder,
   node: Node,

@@ -20,7 +20,7 @@ function matrixLayout(rows: number, cols: number, rowStride: number, colStride: 
   return null;
 }
 
-/** The single stride between consecutive matrices of the flattened batch, or null if there is none. */
+/** Returns the single stride between consecutive matrices of the flattened batch, or null if there is none. */
 function uniformBatchStride(batchShape: readonly number[], strides: readonly number[]): number | null {
   if (batchShape.length === 0) return 0;
   if (batchShape.every((d, i) => d === 1 || strides[i] === 0)) return 0;

@@ -17,7 +17,7 @@ import { addTangents, sameAvals } from "./common.js";
 /** d out / d x as a tensor, from the input and the output. */
 type Derivative = (x: Tensor, out: Tensor) => Tensor;
 
-/** A unary primitive whose VJP and JVP both multiply by `derivative`; null means no gradient flows. */
+/** Defines a unary primitive whose VJP and JVP both multiply by `derivative`; null means no gradient flows. */
 function unary<K extends PrimitiveName>(f: (x: number) => number, derivative: Derivative | null, outDType?: DType): PrimitiveDef<K> {
   return {
     abstractEval: ([x]) => (outDType === undefined ? x : { shape: x.shape, dtype: outDType }),
@@ -27,7 +27,7 @@ function unary<K extends PrimitiveName>(f: (x: number) => number, derivative: De
   };
 }
 
-/** A unary primitive that is linear in its input: the same map applies to cotangents and tangents. */
+/** Defines a unary primitive that is linear in its input: the same map applies to cotangents and tangents. */
 function linearUnary<K extends PrimitiveName>(f: (x: number) => number, linear: (t: Tensor) => Tensor): PrimitiveDef<K> {
   return {
     abstractEval: ([x]) => x,
@@ -77,7 +77,7 @@ function isFloat(dtype: DType): boolean {
 type BinaryVjp = (ct: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null];
 type BinaryJvp = (ta: Tensor | null, tb: Tensor | null, a: Tensor, b: Tensor, out: Tensor) => Tensor | null;
 
-/** A binary primitive on operands of equal shape and dtype; `intF` replaces `f` for int32 when they differ. */
+/** Defines a binary primitive on operands of equal shape and dtype; `intF` replaces `f` for int32 when they differ. */
 function binary<K extends PrimitiveName>(f: (x: number, y: number) => number, vjp: BinaryVjp, jvp: BinaryJvp, intF = f): PrimitiveDef<K> {
   return {
     abstractEval: (inputs) => sameAvals("binary op", inputs, 2),
@@ -118,7 +118,7 @@ function powGradExponent(a: Tensor, out: Tensor): Tensor {
   return where(equal(a, 0), 0, mul(out, log(a)));
 }
 
-/** A predicate of two operands of equal shape and dtype; the result is bool and carries no gradient. */
+/** Defines a predicate of two operands of equal shape and dtype; the result is bool and carries no gradient. */
 function predicate<K extends PrimitiveName>(f: (x: number, y: number) => boolean): PrimitiveDef<K> {
   return {
     abstractEval: (inputs) => ({ shape: sameAvals("comparison", inputs, 2).shape, dtype: "bool" }),

@@ -41,7 +41,7 @@ function reduction<K extends "reduceSum" | "reduceMax" | "reduceMin" | "reducePr
   };
 }
 
-/** Where x attains the extremum, divided by the number of ties, so tied elements share the gradient. */
+/** Returns 1 where x attains the extremum, divided by the number of ties, so tied elements share the gradient. */
 function extremumWeights(x: Tensor, out: Tensor, axes: readonly number[]): Tensor {
   const hit = cast(equal(x, expandBack(out, x.shape, axes)), x.dtype);
   return div(hit, expandBack(sum(hit, { axis: axes }), x.shape, axes));
