@@ -21,6 +21,8 @@ export type Lowering<K extends PrimitiveName> =
   | { readonly kind: "matmul" }
   | { readonly kind: "reduce" }
   | { readonly kind: "argReduce" }
+  /** Normalizes along `params.axis`; the last axis of a float32 input runs as one row kernel. */
+  | { readonly kind: "softmax" }
   | { readonly kind: "gather" }
   | { readonly kind: "scatterAdd" }
   | { readonly kind: "pad" }

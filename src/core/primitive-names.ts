@@ -52,6 +52,10 @@ export interface ParamsByPrimitive {
   argmax: { readonly axis: number };
   argmin: { readonly axis: number };
 
+  // Normalized exponentials along one axis; the output has the input's shape and float dtype.
+  softmax: { readonly axis: number };
+  logSoftmax: { readonly axis: number };
+
   // [..., M, K] x [..., K, N] with equal batch dimensions.
   matmul: NoParams;
 

@@ -25,6 +25,19 @@ function isContiguous(view: StridedView, shape: readonly number[]): boolean {
   return shape.every((d, i) => d === 1 || view.strides[i] === dense[i]);
 }
 
+/**
+ * Returns the view of a reshape that only inserts or removes axes of size 1, which keeps any strides,
+ * as when a transposed weight gets a batch axis for matmul. Any other reshape of a strided view gets null.
+ */
+function unitAxesView(v: StridedView, inShape: readonly number[], outShape: readonly number[]): StridedView | null {
+  const kept = inShape.flatMap((d, i) => (d === 1 ? [] : [v.strides[i]]));
+  const inDims = inShape.filter((d) => d !== 1);
+  const outDims = outShape.filter((d) => d !== 1);
+  if (inDims.length !== outDims.length || inDims.some((d, i) => d !== outDims[i])) return null;
+  let next = 0;
+  return { strides: outShape.map((d) => (d === 1 ? 0 : kept[next++])), offset: v.offset };
+}
+
 export const lowerings: LoweringTable = {
   neg: unaryRow("neg"),
   exp: unaryRow("exp"),
@@ -69,10 +82,16 @@ export const lowerings: LoweringTable = {
   argmax: { kind: "argReduce" },
   argmin: { kind: "argReduce" },
 
+  softmax: { kind: "softmax" },
+  logSoftmax: { kind: "softmax" },
+
   matmul: { kind: "matmul" },
 
   // Row-major data keeps its order under reshape, so a contiguous view only gets new strides.
-  reshape: { kind: "view", view: (v, inAval, out) => (isContiguous(v, inAval.shape) ? { strides: stridesOf(out.shape), offset: v.offset } : null) },
+  reshape: {
+    kind: "view",
+    view: (v, inAval, out) => (isContiguous(v, inAval.shape) ? { strides: stridesOf(out.shape), offset: v.offset } : unitAxesView(v, inAval.shape, out.shape)),
+  },
   transpose: { kind: "view", view: (v, _in, _out, { perm }) => ({ strides: perm.map((p) => v.strides[p]), offset: v.offset }) },
   broadcastTo: { kind: "view", view: (v, inAval) => ({ strides: inAval.shape.map((d, i) => (d === 1 ? 0 : v.strides[i])), offset: v.offset }) },
   slice: {

@@ -121,15 +121,12 @@ function softmaxAxis(arg: number | { readonly axis?: number } | undefined, op: s
 
 /** exp(x) / sum(exp(x)) along `axis` (the last by default), shifted by the maximum for stability. */
 export function softmax(x: Tensor, axis?: number | { readonly axis?: number }): Tensor {
-  const a = softmaxAxis(axis, "softmax");
   const float = castTo(x, floatTypeFor(x.dtype));
-  const e = exp(sub(float, stableShift("softmax", float, a)));
-  return div(e, sum(e, { axis: a, keepdims: true }));
+  return bind("softmax", [float], { axis: normalizeAxis("softmax", softmaxAxis(axis, "softmax"), x.ndim) });
 }
 
 /** x - logsumexp(x) along `axis` (the last by default). */
 export function logSoftmax(x: Tensor, axis?: number | { readonly axis?: number }): Tensor {
-  const a = softmaxAxis(axis, "logSoftmax");
   const float = castTo(x, floatTypeFor(x.dtype));
-  return sub(float, logsumexp(float, { axis: a, keepdims: true }));
+  return bind("logSoftmax", [float], { axis: normalizeAxis("logSoftmax", softmaxAxis(axis, "logSoftmax"), x.ndim) });
 }

@@ -10,11 +10,13 @@ import { layoutDefs } from "./defs/layout.js";
 import { linalgDefs } from "./defs/linalg.js";
 import { randomDefs } from "./defs/random.js";
 import { reductionDefs } from "./defs/reduction.js";
+import { softmaxDefs } from "./defs/softmax.js";
 import { lowerings } from "./lowering.js";
 
 export const primitives: PrimitiveTable = {
   ...elementwiseDefs,
   ...reductionDefs,
+  ...softmaxDefs,
   ...linalgDefs,
   ...layoutDefs,
   ...indexingDefs,

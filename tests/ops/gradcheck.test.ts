@@ -62,6 +62,9 @@ const cases: { readonly [K in PrimitiveName]: Case<K> } = {
   reduceMin: { inputs: (r) => [randn(r, [5, 3])], params: { axes: [0] } },
   reduceProd: { inputs: (r) => [awayFromZero(r, [3, 5], 0.5)], params: { axes: [1] } },
 
+  softmax: { inputs: (r) => [randn(r, [3, 5])], params: { axis: 1 } },
+  logSoftmax: { inputs: (r) => [randn(r, [5, 3, 7])], params: { axis: 1 } },
+
   matmul: { inputs: (r) => [randn(r, [3, 3, 5]), randn(r, [3, 5, 7])], params: none },
 
   reshape: { inputs: (r) => [randn(r, [3, 5])], params: { shape: [5, 3] } },

@@ -37,15 +37,27 @@ export function deviceMemoryStats(): { bytesInUse: number; bytesCommitted: numbe
   return { bytesInUse: memory.bytesInUse, bytesCommitted: memory.bytesCommitted, capacityBytes: memory.capacityBytes };
 }
 
+/**
+ * Launches per kernel label ("matmul+bias+relu", "softmax", ...), with reference steps counted as
+ * "reference <primitive>". The counts start with the process, so tests compare them before and after a run.
+ */
+export const launchCounts = new Map<string, number>();
+
+function countLaunch(label: string): void {
+  launchCounts.set(label, (launchCounts.get(label) ?? 0) + 1);
+}
+
 function runStep(step: Step, memory: DeviceMemory, address: (ref: BufferRef) => number, inputs: readonly Storage[]): void {
   switch (step.kind) {
     case "upload":
       if (inputs[step.input].length > 0) memory.write(address(step.target), inputs[step.input]);
       return;
     case "kernel":
+      countLaunch(step.label);
       step.launch(memory.memory, step.refs.map(address));
       return;
     case "reference": {
+      countLaunch(`reference ${step.label}`);
       const views = step.inputs.map(({ ref, length }) => memory.view(ref.dtype, address(ref), length));
       const result = step.run(views);
       if (result.length > 0) memory.write(address(step.target), result);

@@ -15,8 +15,10 @@ import { argReduceKernel } from "../../runtime/wasm/reduce/arg.js";
 import { reduceKernel } from "../../runtime/wasm/reduce/kernel.js";
 import { randomKernel } from "../../runtime/wasm/random/threefry.js";
 import type { PlannedBuffer } from "./memory-plan.js";
+import { EpilogueFusion } from "./epilogue.js";
 import { lowerLayout } from "./layout-step.js";
 import { planMatmul } from "./matmul-step.js";
+import { planSoftmax } from "./softmax-step.js";
 import type { BufferRef, Step } from "./steps.js";
 
 /** A node's value while lowering: a (possibly strided) view of a buffer, or a pending fused expression. */
@@ -222,19 +224,27 @@ export function lowerSchedule(
 
   const materialized: number[] = [];
   const ownsBuffer = new Set<number>(schedule.boundary.map((node) => (builder.valueOf(node) as Value & { kind: "buffer" }).buffer));
-  schedule.order.forEach((node, position) => {
-    const value = lowerNode(builder, node);
-    const localUses = uses.get(node) ?? 0;
-    const usedOutside = node.consumers > localUses - (outputSet.has(node) ? 1 : 0);
-    const mustMaterialize = value.kind === "expr" && (localUses > 1 || usedOutside || outputSet.has(node) || builder.isLarge(value.expr));
+  const positions = new Map(schedule.order.map((node, position) => [node, position]));
+  const usedOutside = (node: Node): boolean => node.consumers > (uses.get(node) ?? 0) - (outputSet.has(node) ? 1 : 0);
+
+  const finish = (node: Node, value: Value): void => {
+    const mustMaterialize = value.kind === "expr" && ((uses.get(node) ?? 0) > 1 || usedOutside(node) || outputSet.has(node) || builder.isLarge(value.expr));
     const final = mustMaterialize ? builder.materialize(value, node.shape, node.dtype) : value;
     builder.setValue(node, final);
     // A view of another node's buffer is not this node's own data.
     if (final.kind === "buffer" && isDense(final.view, node.shape) && !ownsBuffer.has(final.buffer)) {
       ownsBuffer.add(final.buffer);
-      materialized.push(position);
+      materialized.push(positions.get(node) as number);
     }
-  });
+  };
+  const lowerPlain = (node: Node): void => finish(node, lowerNode(builder, node));
+
+  const isPrivate = (node: Node): boolean => uses.get(node) === 1 && !outputSet.has(node) && !usedOutside(node);
+  const epilogues = new EpilogueFusion(schedule.order, isPrivate);
+  for (const node of schedule.order) {
+    if (epilogues.covers(node)) epilogues.lower(builder, node, { lowerPlain, finish });
+    else lowerPlain(node);
+  }
 
   const outputValues = outputs.map((node) => builder.materialize(builder.valueOf(node), node.shape, node.dtype));
   for (const value of outputValues) builder.buffers[value.buffer].lastStep = Infinity;
@@ -258,6 +268,8 @@ function lowerNode(builder: ProgramBuilder, node: Node): Value {
       return isFloatDType(node.dtype) && sizeOf(node.inputs[0].shape) > 0 ? lowerReduce(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
     case "argReduce":
       return isFloatDType(node.inputs[0].dtype) ? lowerArgReduce(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
+    case "softmax":
+      return node.dtype === "float32" && sizeOf(node.shape) > 0 ? planSoftmax(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
     case "gather":
     case "scatterAdd":
     case "pad":

@@ -4,6 +4,7 @@
 import type { Node } from "../../core/node.js";
 import { sizeOf, stridesOf } from "../../core/shape.js";
 import { matmulKernel } from "../../runtime/wasm/matmul/kernel.js";
+import type { Activation } from "../../runtime/wasm/matmul/micro.js";
 import type { ProgramBuilder, Value } from "./lower.js";
 
 interface Operand {
@@ -47,8 +48,14 @@ function prepareOperand(builder: ProgramBuilder, node: Node, value: Value): Oper
   return { value: dense, transposed: false, batchStride: rows * cols };
 }
 
-/** Emits one batched matmul kernel; the result is a new dense buffer. */
-export function planMatmul(builder: ProgramBuilder, node: Node, inputs: readonly Value[]): Value {
+/** A bias vector along the output's last axis, added to every row before the activation. */
+export interface MatmulEpilogue {
+  readonly bias: Value & { kind: "buffer" };
+  readonly activation: Activation;
+}
+
+/** Emits one batched matmul kernel, with the epilogue when given; the result is a new dense buffer. */
+export function planMatmul(builder: ProgramBuilder, node: Node, inputs: readonly Value[], epilogue?: MatmulEpilogue): Value {
   const [aNode, bNode] = node.inputs;
   const a = prepareOperand(builder, aNode, inputs[0]);
   const b = prepareOperand(builder, bNode, inputs[1]);
@@ -62,6 +69,8 @@ export function planMatmul(builder: ProgramBuilder, node: Node, inputs: readonly
     transB: b.transposed,
     batchStrideA: a.batchStride,
     batchStrideB: b.batchStride,
+    bias: epilogue !== undefined,
+    activation: epilogue?.activation ?? "none",
   });
   const aRef = builder.ref(a.value.buffer, a.value.view.offset, "float32");
   const bRef = builder.ref(b.value.buffer, b.value.view.offset, "float32");
@@ -69,11 +78,21 @@ export function planMatmul(builder: ProgramBuilder, node: Node, inputs: readonly
   const work = builder.newBuffer("float32", Math.ceil(kernel.workBytes / 4));
   const outRef = builder.ref(output, 0, "float32");
   const workRef = builder.ref(work, 0, "float32");
-  builder.steps.push({
-    kind: "kernel",
-    label: "matmul",
-    refs: [aRef, bRef, outRef, workRef],
-    launch: (memory, [pa, pb, pc, pw]) => kernel.run(memory, pa, pb, pc, 0, pw),
-  });
+  if (epilogue === undefined) {
+    builder.steps.push({
+      kind: "kernel",
+      label: "matmul",
+      refs: [aRef, bRef, outRef, workRef],
+      launch: (memory, [pa, pb, pc, pw]) => kernel.run(memory, pa, pb, pc, 0, pw),
+    });
+  } else {
+    const biasRef = builder.ref(epilogue.bias.buffer, epilogue.bias.view.offset, "float32");
+    builder.steps.push({
+      kind: "kernel",
+      label: epilogue.activation === "none" ? "matmul+bias" : `matmul+bias+${epilogue.activation}`,
+      refs: [aRef, bRef, outRef, workRef, biasRef],
+      launch: (memory, [pa, pb, pc, pw, pbias]) => kernel.run(memory, pa, pb, pc, pbias, pw),
+    });
+  }
   return { kind: "buffer", buffer: output, view: { strides: stridesOf(node.shape), offset: 0 }, dtype: "float32" };
 }
