@@ -51,7 +51,8 @@ const unaryDefs = {
   cos: unary<"cos">(Math.cos, (x) => neg(sin(x))),
   tanh: unary<"tanh">(Math.tanh, (_x, y) => sub(1, mul(y, y))), // d/dx tanh = 1 - y^2
   sigmoid: unary<"sigmoid">(sigmoidScalar, (_x, y) => mul(y, sub(1, y))), // d/dx s = s (1 - s)
-  relu: unary<"relu">((x) => (x > 0 || Number.isNaN(x) ? x : 0), (x) => cast(greater(x, 0), x.dtype)), // 0 at x = 0, as PyTorch
+  // 0 at x = 0, as PyTorch. Read from the output (y > 0 exactly when x > 0), so the input need not be kept.
+  relu: unary<"relu">((x) => (x > 0 || Number.isNaN(x) ? x : 0), (_x, y) => cast(greater(y, 0), y.dtype)),
   erf: unary<"erf">(erfScalar, (x) => mul(2 / Math.sqrt(Math.PI), exp(neg(mul(x, x))))), // d/dx erf = 2/sqrt(pi) e^(-x^2)
   logicalNot: unary<"logicalNot">((x) => (x !== 0 ? 0 : 1), null, "bool"),
 } satisfies { [K in "neg" | "identity" | "exp" | "log" | "log1p" | "sqrt" | "rsqrt" | "abs" | "sign" | "sin" | "cos" | "tanh" | "sigmoid" | "relu" | "erf" | "logicalNot"]: PrimitiveDef<K> };
