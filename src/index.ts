@@ -16,7 +16,7 @@ export {
 export { treeFlatten, treeUnflatten, treeMap, registerPytreeNode, treedefToString, type TreeDef } from "./core/pytree.js";
 export {
   NablaError, ShapeError, DTypeError, IndexError, ValueError, AutogradError, NotSupportedError, TracerError, InternalError,
-  DeviceMemoryError,
+  DeviceMemoryError, ShardingError,
 } from "./runtime/errors.js";
 export { setDebugLevel, debugLevel } from "./runtime/debug.js";
 
@@ -48,6 +48,8 @@ export { compile, type CompileOptions, type CompiledFunction } from "./compiler/
 export { CompileStats } from "./compiler/stats.js";
 export * as nn from "./nn/index.js";
 export { DeviceMesh, type MeshOptions } from "./sharding/mesh.js";
+export { ShardingSpec, P, checkSpec, type DimSpec, type PartialOp, type MeshLayout } from "./sharding/spec.js";
+export { chunkBounds, shardBounds, shardShape } from "./sharding/chunks.js";
 export type {
   Program as MeshProgram, DeviceProgram, Step as MeshStep, Operand as MeshOperand, ReduceOp,
 } from "./runtime/mesh/program.js";

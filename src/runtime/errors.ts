@@ -59,3 +59,6 @@ export class DeviceError extends NablaError {
 
 /** A device that did not reach a barrier or finish its program within the mesh's timeout. */
 export class TimeoutError extends DeviceError {}
+
+/** A sharding spec that does not fit its tensor or mesh: an unknown axis, an axis used twice, a spec longer than the rank. */
+export class ShardingError extends NablaError {}
