@@ -134,6 +134,25 @@ function printTable(rows: Row[], peerNames: string[]): void {
   for (const line of lines) console.log(format(line));
 }
 
+interface TargetCheck {
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean;
+}
+
+/** Single-thread goals: every matmul row at 80% of the SIMD ceiling, the fused tanh chain at 10x the best peer. */
+function checkTargets(rows: readonly Row[], peerNames: readonly string[]): TargetCheck[] {
+  const matmuls = rows.filter((r) => r.fractionOfCeiling !== undefined);
+  const worst = Math.min(...matmuls.map((r) => r.fractionOfCeiling as number));
+  const chain = rows.find((r) => r.benchmark.startsWith("tanh"));
+  const bestPeer = Math.max(...peerNames.map((p) => chain?.peers[p] ?? 0));
+  const chainRatio = chain === undefined || bestPeer === 0 ? 0 : chain.ours / bestPeer;
+  return [
+    { target: "matmul, all four transpositions, >= 80% of the SIMD ceiling", measured: `worst row ${(100 * worst).toFixed(0)}%`, met: worst >= 0.8 },
+    { target: "tanh(1.5x+0.5)*x >= 10x the best peer", measured: `${chainRatio.toFixed(1)}x`, met: chainRatio >= 10 },
+  ];
+}
+
 async function main(): Promise<void> {
   const memory = new DeviceMemory({ device: "bench:0", initialBytes: 256 << 20 });
   const loaded = [await loadTfjs(), await loadJaxJs()];
@@ -150,6 +169,8 @@ async function main(): Promise<void> {
 
   const peerNames = [...peers.map((p) => p.name), "js-typedarray-set"];
   printTable(rows, peerNames);
+  const targets = checkTargets(rows, peers.map((p) => p.name));
+  for (const t of targets) console.log(`target: ${t.target}: measured ${t.measured} (${t.met ? "met" : "missed"})`);
   const record = {
     date: new Date().toISOString(),
     node: process.version,
@@ -158,6 +179,7 @@ async function main(): Promise<void> {
     quick,
     peerFailures: failures,
     rows,
+    targets,
   };
   mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
   writeFileSync(new URL("./results/kernels.json", import.meta.url), `${JSON.stringify(record, null, 2)}\n`);

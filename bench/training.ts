@@ -268,6 +268,17 @@ function ratios(rows: Row[]): Ratio[] {
   return out;
 }
 
+/** Goals: the MLP step at least 2x faster than jax-js with jit; an eager small add within 2x of tfjs's per-op cost. */
+function checkTargets(ratioRows: readonly Ratio[]): { target: string; measured: string; met: boolean }[] {
+  const find = (benchmark: string, peer: string): Ratio | undefined => ratioRows.find((r) => r.benchmark.startsWith(benchmark) && r.peer.startsWith(peer));
+  const mlp = find("MLP", "jax-js");
+  const add = find("add of two", "tfjs");
+  return [
+    { target: "MLP step time <= 0.5x jax-js (jit)", measured: mlp === undefined ? "not measured" : `${mlp.ratio.toFixed(2)}x`, met: mlp !== undefined && mlp.ratio <= 0.5 },
+    { target: "eager add per-op time <= 2x tfjs", measured: add === undefined ? "not measured" : `${add.ratio.toFixed(2)}x`, met: add !== undefined && add.ratio <= 2 },
+  ];
+}
+
 function printTables(rows: Row[], ratioRows: Ratio[]): void {
   const table = (header: string[], lines: string[][]): void => {
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -307,6 +318,8 @@ async function main(): Promise<void> {
   const ratioRows = ratios(rows);
   printTables(rows, ratioRows);
   console.log(`MLP compiled step cache: ${mlp.compileStats}`);
+  const targets = checkTargets(ratioRows);
+  for (const t of targets) console.log(`target: ${t.target}: measured ${t.measured} (${t.met ? "met" : "missed"})`);
 
   const record = {
     date: new Date().toISOString(),
@@ -322,6 +335,7 @@ async function main(): Promise<void> {
     mlpCompileStats: mlp.compileStats,
     rows,
     ratios: ratioRows,
+    targets,
   };
   mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
   writeFileSync(new URL("./results/training.json", import.meta.url), `${JSON.stringify(record, null, 2)}\n`);
