@@ -63,6 +63,14 @@ export class RangeAllocator {
     return this.#used.get(offset);
   }
 
+  /** Returns the live range that contains byte `offset`, or undefined when none does. */
+  rangeContaining(offset: number): { readonly offset: number; readonly bytes: number } | undefined {
+    const bytes = this.#used.get(offset);
+    if (bytes !== undefined) return { offset, bytes };
+    for (const [start, size] of this.#used) if (offset > start && offset < start + size) return { offset: start, bytes: size };
+    return undefined;
+  }
+
   /** Releases the range starting at `offset`; returns false when no live range starts there. */
   release(offset: number): boolean {
     const size = this.#used.get(offset);

@@ -50,6 +50,14 @@ export class DeviceMemory {
     return this.#allocator.liveAllocations;
   }
 
+  /**
+   * Returns the start and byte size of the live allocation that contains byte `offset`, or undefined
+   * when no live allocation does. The size is the request rounded up to 16 bytes.
+   */
+  allocationContaining(offset: number): { readonly offset: number; readonly bytes: number } | undefined {
+    return this.#allocator.rangeContaining(offset);
+  }
+
   /** Allocates `bytes`, 16-byte aligned, growing the memory if needed; returns the byte offset. */
   alloc(bytes: number): number {
     if (!Number.isInteger(bytes) || bytes < 0) {

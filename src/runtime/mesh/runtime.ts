@@ -3,11 +3,13 @@
 import type { Piscina } from "piscina";
 import { DeviceMemory } from "../device/memory.js";
 import { ValueError } from "../errors.js";
+import { checkInputExtents, type BindingUse } from "./extents.js";
 import { Command, ControlBlock, controlLayout, DeviceState, FaultKind, Header, Slot } from "./control.js";
 import { ExecutorSet, describe, type ExecutorHandle } from "./executors.js";
 import { faultError } from "./faults.js";
 import { encodeDeviceProgram } from "./messages.js";
-import { createPool } from "./pool.js";
+import { resolveOptions, type MeshRuntimeOptions } from "./options.js";
+import { createPool, PoolKeepAlive } from "./pool.js";
 import { reduceKernels } from "./reduce-kernels.js";
 import { scratchLayout } from "./reducer.js";
 import { bindingCount, type Program } from "./program.js";
@@ -15,28 +17,7 @@ import { MeshTopology } from "./topology.js";
 import { validateProgram } from "./validate.js";
 import { waitAsync } from "./wait.js";
 
-export interface MeshRuntimeOptions {
-  /** Milliseconds a run may take, and the bound on every wait inside it. Default 30 000. */
-  readonly timeoutMs?: number;
-  /** Worker threads in the pool; at least the device count, which is the default. */
-  readonly threads?: number;
-  /** Maximum bytes of each device memory. Default 1 GiB. */
-  readonly capacityBytes?: number;
-  /** Largest number of bindings (inputs, outputs, temporaries) of one device program. Default 256. */
-  readonly maxBindings?: number;
-  /**
-   * Milliseconds the main thread blocks in Atomics.wait for a run before it yields to the event loop.
-   * Short runs finish inside this window with the lowest latency. Default 2.
-   */
-  readonly blockingWaitMs?: number;
-  /** Milliseconds devices get to leave an aborted run before their workers are terminated. Default 1000. */
-  readonly stopGraceMs?: number;
-  /**
-   * Milliseconds a run waits for worker threads to start, on top of timeoutMs; a busy machine can take
-   * seconds to start eight workers. Default 30 000.
-   */
-  readonly startTimeoutMs?: number;
-}
+export type { MeshRuntimeOptions } from "./options.js";
 
 /** A program loaded into a mesh; pass it to run. */
 export interface ProgramHandle {
@@ -58,6 +39,11 @@ export class MeshRuntime {
   readonly #control: ControlBlock;
   readonly #executors: ExecutorSet;
   readonly #encoded = new Map<number, Uint8Array[]>();
+  /** Per loaded program and device, the furthest use of each input binding, checked on every run. */
+  readonly #inputUses = new Map<number, BindingUse[][]>();
+  readonly #poolKeepAlive: PoolKeepAlive;
+  /** Referenced only while a run is pending, so an awaited run completes but an idle mesh lets Node exit. */
+  readonly #runKeepAlive = setInterval(() => {}, 2 ** 31 - 1).unref();
   readonly #blockingWaitMs: number;
   readonly #stopGraceMs: number;
   readonly #startTimeoutMs: number;
@@ -73,14 +59,16 @@ export class MeshRuntime {
   constructor(shape: readonly number[], axisNames: readonly string[], options: MeshRuntimeOptions = {}) {
     this.topology = new MeshTopology(shape, axisNames);
     const devices = this.topology.deviceCount;
-    this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.#blockingWaitMs = options.blockingWaitMs ?? 2;
-    this.#stopGraceMs = options.stopGraceMs ?? 1000;
-    this.#startTimeoutMs = options.startTimeoutMs ?? 30_000;
-    this.#pool = createPool(devices, options.threads ?? devices);
-    const layout = controlLayout(devices, options.maxBindings ?? 256);
+    const resolved = resolveOptions(options, devices);
+    this.timeoutMs = resolved.timeoutMs;
+    this.#blockingWaitMs = resolved.blockingWaitMs;
+    this.#stopGraceMs = resolved.stopGraceMs;
+    this.#startTimeoutMs = resolved.startTimeoutMs;
+    this.#pool = createPool(resolved.threads);
+    this.#poolKeepAlive = new PoolKeepAlive(this.#pool, () => this.#pending === 0);
+    const layout = controlLayout(devices, resolved.maxBindings);
     this.#control = new ControlBlock(new SharedArrayBuffer(layout.bytes), layout);
-    this.memories = Array.from({ length: devices }, (_, d) => new DeviceMemory({ device: `cpu:${d}`, capacityBytes: options.capacityBytes ?? 2 ** 30 }));
+    this.memories = Array.from({ length: devices }, (_, d) => new DeviceMemory({ device: `cpu:${d}`, capacityBytes: resolved.capacityBytes }));
     this.#executors = new ExecutorSet(this.#pool, this.#control, {
       shape: this.topology.shape, axisNames: this.topology.axisNames, memories: this.memories.map((m) => m.memory),
       control: this.#control.i32.buffer as SharedArrayBuffer, layout, idleWaitMs: 1000,
@@ -103,7 +91,7 @@ export class MeshRuntime {
   /** Validates and encodes `program`; each executor receives it before its first run. */
   load(program: Program): ProgramHandle {
     this.#checkOpen();
-    validateProgram(program, this.topology);
+    const inputUses = validateProgram(program, this.topology);
     for (const [device, part] of program.devices.entries()) {
       if (bindingCount(part) > this.#control.layout.maxBindings) {
         throw new ValueError(`program "${program.name}" device ${device} has ${bindingCount(part)} bindings but this mesh allows ${this.#control.layout.maxBindings}; raise maxBindings`);
@@ -111,12 +99,14 @@ export class MeshRuntime {
     }
     const id = this.#nextProgram++;
     this.#encoded.set(id, program.devices.map(encodeDeviceProgram));
+    this.#inputUses.set(id, inputUses);
     return { id, program };
   }
 
   /** Drops a program from this runtime and from every executor's cache. */
   unload(handle: ProgramHandle): void {
     if (!this.#encoded.delete(handle.id)) return;
+    this.#inputUses.delete(handle.id);
     for (let device = 0; device < this.topology.deviceCount; device++) {
       const executor = this.#executors.get(device);
       if (executor?.programs.delete(handle.id) === true) this.#executors.post(device, { kind: "forget", id: handle.id });
@@ -130,13 +120,22 @@ export class MeshRuntime {
    */
   run(handle: ProgramHandle, inputs: readonly (readonly number[])[]): Promise<number[][]> {
     // With no run pending, start at once: a short run then completes without yielding to the event loop.
+    if (this.#pending === 0) this.#runKeepAlive.ref();
     const result = this.#pending === 0 ? this.#run(handle, inputs) : this.#queue.then(() => this.#run(handle, inputs));
     this.#pending++;
     this.#queue = result.then(
-      () => void this.#pending--,
-      () => void this.#pending--,
+      () => this.#settled(),
+      () => this.#settled(),
     );
     return result;
+  }
+
+  /** Counts a settled run; once none is pending, lets Node exit if nothing else keeps it alive. */
+  #settled(): void {
+    this.#pending--;
+    if (this.#pending > 0) return;
+    this.#runKeepAlive.unref();
+    this.#poolKeepAlive.release();
   }
 
   /** Stops every executor and the pool; the memories stay readable. */
@@ -146,6 +145,7 @@ export class MeshRuntime {
     await this.#queue;
     await this.#executors.stop(this.#stopGraceMs);
     await this.#pool.destroy();
+    clearInterval(this.#runKeepAlive);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -184,6 +184,8 @@ export class MeshRuntime {
     inputs.forEach((list, d) => {
       if (list.length !== program.devices[d].inputs) throw new ValueError(`program "${program.name}" device ${d} takes ${program.devices[d].inputs} inputs, got ${list.length}`);
     });
+    const uses = this.#inputUses.get(handle.id) as BindingUse[][];
+    inputs.forEach((list, d) => checkInputExtents(program.name, d, this.memories[d], list, uses[d]));
   }
 
   /** Posts the program, and the kernels it launches, to executors that have not received them. */

@@ -1,20 +1,30 @@
 // Checks a mesh program on the main thread before it is sent to any worker, so workers never run a malformed step.
 
-import { ValueError } from "../errors.js";
-import { bindingCount, isCollective, type CollectiveStep, type DeviceProgram, type Operand, type Program, type Step } from "./program.js";
+import { DTypeError, ValueError } from "../errors.js";
+import type { StorageDType } from "../storage.js";
+import { checkExtents, type BindingUse } from "./extents.js";
+import { bindingCount, isCollective, type CollectiveStep, type DeviceProgram, type Operand, type Program, type ReduceOp, type Step } from "./program.js";
 import type { MeshTopology } from "./topology.js";
 
-/** Raises a ValueError naming the program, device and step of the first problem found. */
-export function validateProgram(program: Program, topology: MeshTopology): void {
+/** Typed over every member of each union, so a new dtype or reduce op fails to compile until it is listed here. */
+const collectiveDTypes: Record<StorageDType, true> = { float32: true, float64: true, int32: true, bool: true };
+const reduceOps: Record<ReduceOp, true> = { sum: true, max: true, min: true, mean: true };
+
+/**
+ * Raises a ValueError (a DTypeError for an unknown dtype) naming the program, device and step of the
+ * first problem found. Returns, per device, the furthest use of each input binding, for run to check.
+ */
+export function validateProgram(program: Program, topology: MeshTopology): BindingUse[][] {
   if (program.devices.length !== topology.deviceCount) {
     throw new ValueError(`program "${program.name}" has ${program.devices.length} device programs but the mesh has ${topology.deviceCount} devices; give one per device`);
   }
   const kernels = new Set((program.kernels ?? []).map((kernel) => kernel.key));
-  program.devices.forEach((device, index) => validateDevice(program.name, index, device, kernels, topology));
+  const inputUses = program.devices.map((device, index) => validateDevice(program.name, index, device, kernels, topology));
   validateCollectivesMatch(program);
+  return inputUses;
 }
 
-function validateDevice(name: string, device: number, program: DeviceProgram, kernels: ReadonlySet<string>, topology: MeshTopology): void {
+function validateDevice(name: string, device: number, program: DeviceProgram, kernels: ReadonlySet<string>, topology: MeshTopology): BindingUse[] {
   const where = (step: number) => `program "${name}" device ${device} step ${step}`;
   const bindings = bindingCount(program);
   checkCount(`program "${name}" device ${device} inputs`, program.inputs);
@@ -23,6 +33,7 @@ function validateDevice(name: string, device: number, program: DeviceProgram, ke
     for (const operand of operandsOf(step)) checkOperand(where(index), operand, bindings);
     validateStep(where(index), step, kernels, topology, device);
   });
+  return checkExtents(name, device, program, topology);
 }
 
 function validateStep(where: string, step: Step, kernels: ReadonlySet<string>, topology: MeshTopology, device: number): void {
@@ -50,11 +61,17 @@ function validateStep(where: string, step: Step, kernels: ReadonlySet<string>, t
 }
 
 function validateCollective(where: string, step: CollectiveStep, topology: MeshTopology, device: number): void {
+  if (!Object.hasOwn(collectiveDTypes, step.dtype)) {
+    throw new DTypeError(`${where}: ${step.kind} dtype ${quote(step.dtype)} is not supported; use one of ${Object.keys(collectiveDTypes).join(", ")}`);
+  }
   checkCount(`${where} count`, step.count);
   const size = topology.groupOf(device, step.axes).members.length;
   switch (step.kind) {
     case "allReduce":
     case "reduceScatter":
+      if (!Object.hasOwn(reduceOps, step.op)) {
+        throw new ValueError(`${where}: ${step.kind} op ${quote(step.op)} is not a reduce op; use one of ${Object.keys(reduceOps).join(", ")}`);
+      }
       if (step.dtype === "bool") throw new ValueError(`${where}: ${step.kind} does not reduce bool buffers; cast to int32 first`);
       if (step.op === "mean" && step.dtype === "int32") throw new ValueError(`${where}: ${step.kind} mean needs a float dtype, got int32; use sum and divide`);
       return;
@@ -138,4 +155,9 @@ function checkCount(what: string, value: number): void {
 
 function checkRank(where: string, what: string, rank: number, size: number): void {
   if (!Number.isInteger(rank) || rank < 0 || rank >= size) throw new ValueError(`${where}: ${what} rank ${rank} is outside the group of ${size} devices`);
+}
+
+/** Quotes a field read from a program, which may be missing or of the wrong type. */
+function quote(value: unknown): string {
+  return value === undefined ? "(missing)" : JSON.stringify(value);
 }

@@ -3,6 +3,7 @@
 import { availableParallelism } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as nb from "../../../src/index.js";
+import type { MeshOptions } from "../../../src/index.js";
 import { DeviceError, ValueError } from "../../../src/runtime/errors.js";
 import type { Program } from "../../../src/runtime/mesh/program.js";
 import { MeshRuntime, scratchBytes } from "../../../src/runtime/mesh/runtime.js";
@@ -96,7 +97,7 @@ describe("program validation", () => {
   });
 
   it("rejects collectives that differ between devices", () => {
-    const other = { ...part, steps: [{ ...step, count: 8 }] };
+    const other = { ...part, outputs: [32], steps: [{ ...step, count: 8 }] };
     expect(() => runtime.load({ name: "mismatch", devices: [part, part, other, part] })).toThrow(ValueError);
     expect(() => runtime.load({ name: "mismatch", devices: [part, part, other, part] })).toThrow(/device 2 disagrees with device 0/);
   });
@@ -125,8 +126,26 @@ describe("program validation", () => {
 
 describe("DeviceMesh", () => {
   it("rejects a pool smaller than the mesh", () => {
-    expect(() => new MeshRuntime([4], ["data"], { threads: 2 })).toThrow(DeviceError);
-    expect(() => new MeshRuntime([4], ["data"], { threads: 2 })).toThrow(/needs a pool of at least 4 worker threads/);
+    expect(() => new MeshRuntime([4], ["data"], { threads: 2 })).toThrow(ValueError);
+    expect(() => new MeshRuntime([4], ["data"], { threads: 2 })).toThrow(/mesh option threads = 2 is too small: a mesh of 4 devices needs at least 4 worker threads/);
+  });
+
+  it.each([
+    ["timeoutMs", 0],
+    ["timeoutMs", -5],
+    ["timeoutMs", Number.NaN],
+    ["timeoutMs", Number.POSITIVE_INFINITY],
+    ["timeoutMs", "100"],
+    ["startTimeoutMs", 0],
+    ["blockingWaitMs", -1],
+    ["stopGraceMs", 2 ** 40],
+    ["threads", 2.5],
+    ["maxBindings", 0],
+    ["capacityBytes", -1],
+  ])("rejects option %s = %j", (name, value) => {
+    const options = { [name]: value } as MeshOptions;
+    expect(() => new MeshRuntime([2], ["data"], options)).toThrow(ValueError);
+    expect(() => new MeshRuntime([2], ["data"], options)).toThrow(new RegExp(`^mesh option ${name} = ${String(value)} is invalid; pass a`));
   });
 
   it("defaults to one data axis over the available cores", async () => {

@@ -1,0 +1,39 @@
+// Process lifetime: a mesh that is never disposed must let Node exit once its runs have settled.
+
+import { execFile } from "node:child_process";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const meshModule = pathToFileURL(fileURLToPath(new URL("../../../dist/src/sharding/mesh.js", import.meta.url))).href;
+
+/**
+ * A child script that runs an allReduce, then a program that sleeps 300 ms on each device (long past
+ * the 2 ms blocking wait, so the run must keep the event loop alive itself), and never disposes.
+ */
+const script = `
+import { DeviceMesh } from ${JSON.stringify(meshModule)};
+const mesh = new DeviceMesh([2], ["data"]);
+const n = 8;
+const sum = mesh.load({ name: "sum", devices: [0, 1].map(() => ({
+  inputs: 1, outputs: [4 * n], temps: [],
+  steps: [{ kind: "allReduce", op: "sum", axes: ["data"], dtype: "float32", count: n, input: { binding: 0 }, output: { binding: 1 } }],
+})) });
+const inputs = [0, 1].map((d) => [mesh.memory(d).upload(new Float32Array(n).fill(d + 1))]);
+const outputs = await mesh.run(sum, inputs);
+const sleep = mesh.load({ name: "sleep", devices: [0, 1].map(() => ({ inputs: 0, outputs: [], temps: [], steps: [{ kind: "sleep", ms: 300 }] })) });
+await mesh.run(sleep, [[], []]);
+console.log("sum", mesh.memory(1).read("float32", outputs[1][0], 1)[0]);
+`;
+
+describe("mesh process lifetime", () => {
+  it("undisposed mesh lets Node exit", async () => {
+    const started = Date.now();
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, ["--input-type=module", "-e", script], { timeout: 15_000 }, (_, out, err) => resolve({ code: child.exitCode, stdout: out, stderr: err }));
+    });
+    expect(stderr).toBe("");
+    expect(stdout).toBe("sum 3\n");
+    expect(code, "exit code; null means the child was killed after 15 s").toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
