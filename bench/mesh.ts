@@ -1,9 +1,9 @@
 // Mesh benchmarks: allReduce bandwidth on 2 devices against a memory-copy floor, and dispatch latency.
 //
-// Run with `npm run bench:mesh`. Prints medians and ratios and writes bench/results/mesh.json. The floor
-// for an allReduce of n bytes over p devices is the time to move (p + 1) * n bytes, because the p inputs
-// are read and one output is written. It uses the memory-copy bandwidth measured in this run for the
-// same size.
+// Run with `npm run bench:mesh`. Prints medians, ratios and each target as met or missed, and writes
+// them to bench/results/mesh.json. The floor for an allReduce of n bytes over p devices is the time to
+// move (p + 1) * n bytes, because the p inputs are read and one output is written. It uses the
+// memory-copy bandwidth measured in this run for the same size.
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -118,6 +118,28 @@ async function doorbellMicros(): Promise<number> {
   return micros;
 }
 
+/** Smallest allReduce, in floats, that the bandwidth target covers: 4 MiB of float32 and up. */
+const largeFloats = 1 << 20;
+
+interface TargetCheck {
+  readonly target: string;
+  readonly measured: string;
+  /** Measured value over the target's limit: a fraction of the floor (at least 1 is met) or a time (at most 1 is met). */
+  readonly ratio: number;
+  readonly met: boolean;
+}
+
+/** Compares the measurements with the mesh targets on 2 devices. */
+function checkTargets(rows: readonly { floats: number; allReduceMicros: number; ofFloor: number }[], dispatch: number): TargetCheck[] {
+  const worstLarge = Math.min(...rows.filter((row) => row.floats >= largeFloats).map((row) => row.ofFloor));
+  const small = rows.find((row) => row.floats === 1024)?.allReduceMicros ?? Number.NaN;
+  return [
+    { target: "allReduce of 1M floats and up at >= 60% of the copy floor", measured: `worst row ${(100 * worstLarge).toFixed(0)}% of the floor`, ratio: worstLarge / 0.6, met: worstLarge >= 0.6 },
+    { target: "allReduce of 1K floats in < 20 us", measured: `${small.toFixed(1)} us`, ratio: small / 20, met: small < 20 },
+    { target: "dispatch round trip median < 20 us", measured: `${dispatch.toFixed(1)} us`, ratio: dispatch / 20, met: dispatch < 20 },
+  ];
+}
+
 async function main(): Promise<void> {
   const runtime = new MeshRuntime([2], ["data"], { capacityBytes: 2 ** 30 });
   const p = 2;
@@ -143,6 +165,9 @@ async function main(): Promise<void> {
     console.log(`piscina round trip, two concurrent plain tasks on 2 threads:           median ${piscina.toFixed(1)} us`);
     console.log(`bare Atomics doorbell round trip to 2 plain worker threads:            median ${doorbell.toFixed(1)} us`);
     console.log(`ratio piscina / mesh dispatch: ${(piscina / dispatch).toFixed(2)}x; mesh dispatch / bare doorbell: ${(dispatch / doorbell).toFixed(2)}x`);
+    const targets = checkTargets(rows, dispatch);
+    console.log(`\ntargets on ${p} devices (ratio = measured / target; a floor fraction needs >= 1, a time <= 1):`);
+    for (const t of targets) console.log(`target: ${t.target}: measured ${t.measured}, ratio ${t.ratio.toFixed(2)} (${t.met ? "met" : "missed"})`);
     const record = {
       date: new Date().toISOString(),
       node: process.version,
@@ -155,6 +180,7 @@ async function main(): Promise<void> {
       dispatchMicros: dispatch,
       piscinaMicros: piscina,
       doorbellMicros: doorbell,
+      targets,
     };
     const results = join(here, "..", "..", "bench", "results");
     mkdirSync(results, { recursive: true });
