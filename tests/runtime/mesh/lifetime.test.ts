@@ -7,8 +7,9 @@ import { describe, expect, it } from "vitest";
 const meshModule = pathToFileURL(fileURLToPath(new URL("../../../dist/src/sharding/mesh.js", import.meta.url))).href;
 
 /**
- * A child script that runs an allReduce, then a program that sleeps 300 ms on each device (long past
- * the 2 ms blocking wait, so the run must keep the event loop alive itself), and never disposes.
+ * A child script that never disposes its mesh. It runs an allReduce, then a program that sleeps 300 ms
+ * on each device. That is long past the 2 ms blocking wait, so the run must keep the event loop alive
+ * itself. Last, a program's worker exits and the allReduce runs again on the worker that replaces it.
  */
 const script = `
 import { DeviceMesh } from ${JSON.stringify(meshModule)};
@@ -23,6 +24,10 @@ const outputs = await mesh.run(sum, inputs);
 const sleep = mesh.load({ name: "sleep", devices: [0, 1].map(() => ({ inputs: 0, outputs: [], temps: [], steps: [{ kind: "sleep", ms: 300 }] })) });
 await mesh.run(sleep, [[], []]);
 console.log("sum", mesh.memory(1).read("float32", outputs[1][0], 1)[0]);
+const exit = mesh.load({ name: "exit", devices: [{ inputs: 0, outputs: [], temps: [], steps: [{ kind: "exit", code: 3 }] }, { inputs: 0, outputs: [], temps: [], steps: [] }] });
+await mesh.run(exit, [[], []]).catch((error) => console.log(error.name));
+const again = await mesh.run(sum, inputs);
+console.log("sum on a replacement worker", mesh.memory(0).read("float32", again[0][0], 1)[0]);
 `;
 
 describe("mesh process lifetime", () => {
@@ -32,7 +37,7 @@ describe("mesh process lifetime", () => {
       const child = execFile(process.execPath, ["--input-type=module", "-e", script], { timeout: 15_000 }, (_, out, err) => resolve({ code: child.exitCode, stdout: out, stderr: err }));
     });
     expect(stderr).toBe("");
-    expect(stdout).toBe("sum 3\n");
+    expect(stdout).toBe("sum 3\nDeviceError\nsum on a replacement worker 3\n");
     expect(code, "exit code; null means the child was killed after 15 s").toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
   });
