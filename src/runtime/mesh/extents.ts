@@ -77,7 +77,10 @@ function checkSized(name: string, device: number, use: BindingUse, inputs: numbe
   );
 }
 
-/** Binding operands of `step` with the bytes the step touches through each. */
+/**
+ * Lists the binding operands of `step` with the bytes the step touches through each.
+ * NOTE: fixed byte-offset operands name no buffer, so nothing checks what a step touches through them.
+ */
 function bindingUses(step: Step, index: number, topology: MeshTopology, device: number): BindingUse[] {
   if (step.kind === "kernel") {
     return step.args.flatMap((arg, position) => {
