@@ -1,7 +1,7 @@
 // Device memory: one shared WebAssembly.Memory per device, with every allocation decided on the main thread.
 
 import { DeviceMemoryError } from "../errors.js";
-import { itemSize, type Storage, type StorageDType } from "../storage.js";
+import { allocate, itemSize, type Storage, type StorageDType } from "../storage.js";
 import { allocationAlignment, RangeAllocator } from "./allocator.js";
 
 const pageBytes = 65536;
@@ -99,7 +99,11 @@ export class DeviceMemory {
 
   /** Copies `length` elements of `dtype` at `offset` out into a new (unshared) typed array. */
   read(dtype: StorageDType, offset: number, length: number): Storage {
-    return this.view(dtype, offset, length).slice();
+    // A byte copy into an unshared buffer runs about twice as fast in V8 as slice() of a typed array
+    // on shared memory (measured with Node 20 on a 4 MB copy).
+    const out = allocate(dtype, length);
+    new Uint8Array(out.buffer).set(new Uint8Array(this.memory.buffer, offset, out.byteLength));
+    return out;
   }
 
   /** Allocates room for `data` and copies it in; returns the offset. */
