@@ -18,6 +18,7 @@ import type { PlannedBuffer } from "./memory-plan.js";
 import { EpilogueFusion } from "./epilogue.js";
 import { lowerLayout } from "./layout-step.js";
 import { planMatmul } from "./matmul-step.js";
+import { planLayerNorm, planLayerNormGrad } from "./layernorm-step.js";
 import { planSoftmax } from "./softmax-step.js";
 import type { BufferRef, Step } from "./steps.js";
 
@@ -270,6 +271,10 @@ function lowerNode(builder: ProgramBuilder, node: Node): Value {
       return isFloatDType(node.inputs[0].dtype) ? lowerArgReduce(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
     case "softmax":
       return node.dtype === "float32" && sizeOf(node.shape) > 0 ? planSoftmax(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
+    case "layerNorm":
+      return isFloat32Rows(node) ? planLayerNorm(builder, node, inputs) : lowerReference(builder, node, inputs);
+    case "layerNormGrad":
+      return isFloat32Rows(node) ? planLayerNormGrad(builder, node, inputs) : lowerReference(builder, node, inputs);
     case "gather":
     case "scatterAdd":
     case "pad":
@@ -289,6 +294,11 @@ function lowerNode(builder: ProgramBuilder, node: Node): Value {
 
 function isFloat32Matmul(node: Node): boolean {
   return node.dtype === "float32" && node.inputs.every((i) => sizeOf(i.shape) > 0) && sizeOf(node.shape) > 0;
+}
+
+/** True for float32 row kernels with at least one row of at least one element. */
+function isFloat32Rows(node: Node): boolean {
+  return node.dtype === "float32" && sizeOf(node.inputs[0].shape) > 0;
 }
 
 function lowerView(

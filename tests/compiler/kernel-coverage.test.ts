@@ -1,0 +1,116 @@
+// Primitives that run on generated kernels rather than their reference implementation: layer norm on
+// the row kernels. The wasm backend must agree with the reference backend, and the kernels must run.
+
+import { afterEach, describe, expect, test } from "vitest";
+import * as nb from "../../src/index.js";
+import type { Tensor } from "../../src/index.js";
+import { launchCounts } from "../../src/compiler/wasm/executor.js";
+import { expectClose } from "../support/finite-differences.js";
+import { Rng } from "../support/random.js";
+
+type Backend = "wasm" | "reference";
+
+function randn32(rng: Rng, shape: readonly number[], scale = 1, shift = 0): Tensor {
+  const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => shift + scale * rng.normal());
+  return nb.tensor(data, { shape: [...shape] });
+}
+
+function onBackend<T>(backend: Backend, run: () => T): T {
+  nb.setBackend(backend);
+  try {
+    return run();
+  } finally {
+    nb.setBackend(undefined);
+  }
+}
+
+/** Runs `run` on both backends, each time from the same seed. */
+function onBoth<T>(seed: number, run: (rng: Rng) => T): { wasm: T; reference: T } {
+  return { wasm: onBackend("wasm", () => run(new Rng(seed))), reference: onBackend("reference", () => run(new Rng(seed))) };
+}
+
+/** Launch counts by label during `run`, on the wasm backend. */
+function launchesDuring(run: () => void): Map<string, number> {
+  const before = new Map(launchCounts);
+  onBackend("wasm", run);
+  const delta = new Map<string, number>();
+  for (const [label, count] of launchCounts) {
+    const added = count - (before.get(label) ?? 0);
+    if (added > 0) delta.set(label, added);
+  }
+  return delta;
+}
+
+const values = (t: Tensor): Float64Array => Float64Array.from(t.toArray());
+
+afterEach(() => {
+  nb.setBackend(undefined);
+});
+
+describe("layerNorm on the row kernels", () => {
+  /** Output and the gradients of x, weight and bias under a random cotangent. */
+  const forwardAndBackward = (shape: readonly number[], shift: number) => (rng: Rng): Float64Array[] => {
+    const cols = shape[shape.length - 1];
+    const x = randn32(rng, shape, 2, shift);
+    const weight = randn32(rng, [cols]);
+    const bias = randn32(rng, [cols]);
+    const cotangent = randn32(rng, shape);
+    const f = (a: Tensor, w: Tensor, b: Tensor): Tensor => nb.nn.functional.layerNorm(a, [cols], w, b);
+    const [y, pull] = nb.vjp(f, x, weight, bias);
+    return [y, ...(pull(cotangent) as Tensor[])].map(values);
+  };
+
+  // cols around the vector width of 4 and a row of many vectors. A mean far from 0 tests the two-pass variance.
+  const shapes = [[1, 1], [3, 3], [2, 4], [7, 5], [2, 3, 17], [5, 67]];
+  for (const shape of shapes) {
+    test(`values and gradients match reference for ${JSON.stringify(shape)}`, () => {
+      const { wasm, reference } = onBoth(shape.length * 100 + shape[shape.length - 1], forwardAndBackward(shape, 3));
+      const names = ["y", "dx", "dweight", "dbias"];
+      // float32 row sums over at most 67 elements, against float64 sums.
+      wasm.forEach((v, i) => expectClose(v, reference[i], { rtol: 1e-4, atol: 1e-4 }, names[i]));
+    });
+  }
+
+  test("forward and backward run as kernels", () => {
+    const counts = launchesDuring(() => void forwardAndBackward([6, 9], 0)(new Rng(3)));
+    expect(counts.get("layerNorm")).toBe(1);
+    expect(counts.get("layerNormStats")).toBe(1);
+    expect(counts.get("layerNormGrad")).toBe(1);
+    expect([...counts.keys()].filter((label) => label.startsWith("reference"))).toEqual([]);
+  });
+
+  test("NaN and Infinity stay in their rows", () => {
+    const run = (): Float64Array => {
+      const x = nb.tensor(Float32Array.from([1, NaN, 3, 0.5, 2, 4, Infinity, 1, -1, 0, 1, 2]), { shape: [3, 4] });
+      return values(nb.nn.functional.layerNorm(x, [4]));
+    };
+    const wasm = onBackend("wasm", run);
+    const reference = onBackend("reference", run);
+    expect(wasm.slice(0, 8).every(Number.isNaN)).toBe(true);
+    expect(reference.slice(0, 8).every(Number.isNaN)).toBe(true);
+    expectClose(wasm.slice(8), reference.slice(8), { rtol: 1e-5, atol: 1e-5 }, "finite row");
+  });
+
+  test("float64 falls back to the reference implementation", () => {
+    const run = (rng: Rng): Float64Array => {
+      const x = nb.cast(randn32(rng, [4, 6]), "float64");
+      return values(nb.nn.functional.layerNorm(x, [6]));
+    };
+    const counts = launchesDuring(() => void run(new Rng(1)));
+    expect(counts.get("reference layerNorm")).toBe(1);
+    const { wasm, reference } = onBoth(1, run);
+    expectClose(wasm, reference, { rtol: 1e-12, atol: 1e-12 }, "float64 y");
+  });
+
+  test("LayerNorm module trains on both backends alike", () => {
+    const run = (rng: Rng): Float64Array[] => {
+      const norm = new nb.nn.LayerNorm([2, 5]);
+      const x = randn32(rng, [3, 2, 5]);
+      const target = randn32(rng, [3, 2, 5]);
+      nb.sum(nb.square(nb.sub(norm.call(x), target))).backward();
+      return norm.parameters().map((p) => values(p.grad as Tensor));
+    };
+    const { wasm, reference } = onBoth(9, run);
+    wasm.forEach((g, i) => expectClose(g, reference[i], { rtol: 1e-4, atol: 1e-4 }, `gradient ${i}`));
+  });
+});
