@@ -1,5 +1,6 @@
 // Primitives that run on generated kernels rather than their reference implementation: layer norm on
-// the row kernels. The wasm backend must agree with the reference backend, and the kernels must run.
+// the row kernels and int32 reductions. The wasm backend must agree with the reference backend, and
+// the kernels must run.
 
 import { afterEach, describe, expect, test } from "vitest";
 import * as nb from "../../src/index.js";
@@ -112,5 +113,55 @@ describe("layerNorm on the row kernels", () => {
     };
     const { wasm, reference } = onBoth(9, run);
     wasm.forEach((g, i) => expectClose(g, reference[i], { rtol: 1e-4, atol: 1e-4 }, `gradient ${i}`));
+  });
+});
+
+describe("int32 reductions on kernels", () => {
+  /** Int32 data with large magnitudes, so that sums and products wrap around. */
+  function randInt32(rng: Rng, shape: readonly number[], bound: number): Tensor {
+    const data = Int32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.int(-bound, bound));
+    return nb.tensor(data, { shape: [...shape] });
+  }
+
+  const reductions = { sum: nb.sum, prod: nb.prod, max: nb.max, min: nb.min } as const;
+  // The last axis reduced or kept, widths around the vector width of 4, axes of size 1, several axes.
+  const cases: [number[], number | number[]][] = [
+    [[1], 0],
+    [[7], 0],
+    [[3, 9], 1],
+    [[3, 9], 0],
+    [[2, 5, 4], [0, 2]],
+    [[4, 1, 6], [0, 1]],
+    [[2, 3, 1, 13], [1, 3]],
+    [[5, 8], [0, 1]],
+  ];
+  for (const [name, reduceFn] of Object.entries(reductions)) {
+    for (const [shape, axis] of cases) {
+      test(`${name} over ${JSON.stringify(axis)} of ${JSON.stringify(shape)} matches reference bit for bit`, () => {
+        const bound = name === "prod" ? 70000 : 2 ** 30;
+        const run = (rng: Rng): number[] => Array.from(reduceFn(randInt32(rng, shape, bound), { axis }).toArray());
+        const { wasm, reference } = onBoth(shape.length * 31 + shape[0], run);
+        expect(wasm).toEqual(reference);
+      });
+    }
+  }
+
+  test("sums of bools and keepdims run as kernels", () => {
+    const counts = launchesDuring(() => {
+      const flags = nb.greater(randn32(new Rng(4), [6, 5]), 0);
+      const counted = nb.sum(flags, { axis: 0, keepdims: true });
+      expect(counted.shape).toEqual([1, 5]);
+      expect(Array.from(counted.toArray()).every((n) => n >= 0 && n <= 6)).toBe(true);
+      expect(nb.max(randInt32(new Rng(5), [3, 4], 100), 1).toArray().length).toBe(3);
+    });
+    expect(counts.get("reduce sum int32")).toBe(1);
+    expect(counts.get("reduce max int32")).toBe(1);
+    expect([...counts.keys()].filter((label) => label.startsWith("reference"))).toEqual([]);
+  });
+
+  test("sum over an empty axis is 0 and prod is 1", () => {
+    const run = (): number[][] => [nb.sum(nb.zeros([3, 0], { dtype: "int32" }), 1), nb.prod(nb.zeros([0, 2], { dtype: "int32" }), 0)].map((t) => Array.from(t.toArray()));
+    expect(onBackend("wasm", run)).toEqual([[0, 0, 0], [1, 1]]);
+    expect(onBackend("reference", run)).toEqual([[0, 0, 0], [1, 1]]);
   });
 });

@@ -13,6 +13,7 @@ import { elementwiseKernel } from "../../runtime/wasm/elementwise/kernel.js";
 import { input as inputExpr, type Expr } from "../../runtime/wasm/elementwise/ir.js";
 import { argReduceKernel } from "../../runtime/wasm/reduce/arg.js";
 import { reduceKernel } from "../../runtime/wasm/reduce/kernel.js";
+import { int32ReduceKernel } from "../../runtime/wasm/reduce/int32.js";
 import { randomKernel } from "../../runtime/wasm/random/threefry.js";
 import type { PlannedBuffer } from "./memory-plan.js";
 import { EpilogueFusion } from "./epilogue.js";
@@ -266,6 +267,7 @@ function lowerNode(builder: ProgramBuilder, node: Node): Value {
     case "matmul":
       return isFloat32Matmul(node) ? planMatmul(builder, node, inputs) : lowerReference(builder, node, inputs);
     case "reduce":
+      if (node.dtype === "int32" && sizeOf(node.inputs[0].shape) > 0) return lowerInt32Reduce(builder, node, inputs[0]);
       return isFloatDType(node.dtype) && sizeOf(node.inputs[0].shape) > 0 ? lowerReduce(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
     case "argReduce":
       return isFloatDType(node.inputs[0].dtype) ? lowerArgReduce(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
@@ -327,6 +329,16 @@ function lowerReduce(builder: ProgramBuilder, node: Node, input: Value): Value {
   const { axes } = node.params as ParamsOf<"reduceSum">;
   const kernel = reduceKernel({ shape: [...source.shape], axes: [...axes], kind, dtype: node.dtype as "float32" | "float64" });
   return emitUnaryKernel(builder, node, dense, (memory, [inOffset, outOffset]) => kernel.run(memory, inOffset, outOffset), `reduce ${kind}`);
+}
+
+function lowerInt32Reduce(builder: ProgramBuilder, node: Node, input: Value): Value {
+  const source = node.inputs[0];
+  const dense = builder.materialize(input, source.shape, "int32");
+  const kinds = { reduceSum: "sum", reduceMax: "max", reduceMin: "min", reduceProd: "prod" } as const;
+  const kind = kinds[node.prim as keyof typeof kinds];
+  const { axes } = node.params as ParamsOf<"reduceSum">;
+  const kernel = int32ReduceKernel({ shape: [...source.shape], axes: [...axes], kind });
+  return emitUnaryKernel(builder, node, dense, (memory, [inOffset, outOffset]) => kernel.run(memory, inOffset, outOffset), `reduce ${kind} int32`);
 }
 
 function lowerArgReduce(builder: ProgramBuilder, node: Node, input: Value): Value {
