@@ -1,6 +1,6 @@
 // Primitives that run on generated kernels rather than their reference implementation: layer norm on
-// the row kernels and int32 reductions. The wasm backend must agree with the reference backend, and
-// the kernels must run.
+// the row kernels, int32 reductions, and float64 and int32 matmul. The wasm backend must agree with
+// the reference backend, and the kernels must run.
 
 import { afterEach, describe, expect, test } from "vitest";
 import * as nb from "../../src/index.js";
@@ -163,5 +163,68 @@ describe("int32 reductions on kernels", () => {
     const run = (): number[][] => [nb.sum(nb.zeros([3, 0], { dtype: "int32" }), 1), nb.prod(nb.zeros([0, 2], { dtype: "int32" }), 0)].map((t) => Array.from(t.toArray()));
     expect(onBackend("wasm", run)).toEqual([[0, 0, 0], [1, 1]]);
     expect(onBackend("reference", run)).toEqual([[0, 0, 0], [1, 1]]);
+  });
+});
+
+describe("float64 and int32 matmul on kernels", () => {
+  function operand(rng: Rng, dtype: "float64" | "int32", shape: readonly number[]): Tensor {
+    const count = shape.reduce((a, b) => a * b, 1);
+    const data = dtype === "float64" ? Float64Array.from({ length: count }, () => rng.normal()) : Int32Array.from({ length: count }, () => rng.int(-100000, 100000));
+    return nb.tensor(data, { shape: [...shape] });
+  }
+
+  /** A stored [rows, cols] operand read through a transpose when `transposed` is set. */
+  function matrix(rng: Rng, dtype: "float64" | "int32", batch: number[], rows: number, cols: number, transposed: boolean): Tensor {
+    return transposed ? nb.swapAxes(operand(rng, dtype, [...batch, cols, rows]), -1, -2) : operand(rng, dtype, [...batch, rows, cols]);
+  }
+
+  // n covers the register block (8 float64 or 16 int32 columns), single vectors and scalar columns.
+  const sizes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [4, 9, 17], [2, 1, 33], [6, 3, 2]];
+  for (const dtype of ["float64", "int32"] as const) {
+    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      test(`${dtype} ${transA ? "T" : "N"}${transB ? "T" : "N"} matches reference bit for bit`, () => {
+        const run = (rng: Rng): number[][] =>
+          sizes.map(([m, k, n]) => Array.from(nb.matmul(matrix(rng, dtype, [2], m, k, transA), matrix(rng, dtype, [2], k, n, transB)).toArray()));
+        const { wasm, reference } = onBoth(transA ? 7 : 8, run);
+        expect(wasm).toEqual(reference);
+      });
+    }
+  }
+
+  test("broadcast batch and NaN match reference", () => {
+    const run = (rng: Rng): number[] => {
+      const a = operand(rng, "float64", [3, 4, 5]);
+      const b = nb.where(nb.greater(operand(rng, "float64", [5, 9]), 1), NaN, operand(rng, "float64", [5, 9]));
+      return Array.from(nb.matmul(a, b).toArray());
+    };
+    const { wasm, reference } = onBoth(12, run);
+    expect(wasm.some(Number.isNaN)).toBe(true);
+    expect(wasm).toEqual(reference);
+  });
+
+  test("int32 products wrap around 2^32", () => {
+    const run = (): number[] => {
+      const a = nb.tensor(Int32Array.from([65536, 3, 2147483647, 1]), { shape: [2, 2] });
+      const b = nb.tensor(Int32Array.from([65536, 1, 1, 0]), { shape: [2, 2] });
+      return Array.from(nb.matmul(a, b).toArray());
+    };
+    // [65536 * 65536 + 3, 65536], [2147483647 * 65536 + 1, 2147483647], each modulo 2^32 as int32.
+    const expected = [3, 65536, -65535, 2147483647];
+    expect(onBackend("wasm", run)).toEqual(expected);
+    expect(onBackend("reference", run)).toEqual(expected);
+  });
+
+  test("float64 gradients run as kernels and match reference", () => {
+    const run = (rng: Rng): number[][] => {
+      const a = operand(rng, "float64", [5, 7]);
+      const b = operand(rng, "float64", [7, 3]);
+      const [, pull] = nb.vjp((x: Tensor, y: Tensor) => nb.matmul(x, y), a, b);
+      return (pull(operand(rng, "float64", [5, 3])) as Tensor[]).map((g) => Array.from(g.toArray()));
+    };
+    const counts = launchesDuring(() => void run(new Rng(2)));
+    expect(counts.get("matmul float64")).toBe(2);
+    expect([...counts.keys()].filter((label) => label.startsWith("reference"))).toEqual([]);
+    const { wasm, reference } = onBoth(2, run);
+    expect(wasm).toEqual(reference);
   });
 });

@@ -18,7 +18,7 @@ import { randomKernel } from "../../runtime/wasm/random/threefry.js";
 import type { PlannedBuffer } from "./memory-plan.js";
 import { EpilogueFusion } from "./epilogue.js";
 import { lowerLayout } from "./layout-step.js";
-import { planMatmul } from "./matmul-step.js";
+import { planDirectMatmul, planMatmul } from "./matmul-step.js";
 import { planLayerNorm, planLayerNormGrad } from "./layernorm-step.js";
 import { planSoftmax } from "./softmax-step.js";
 import type { BufferRef, Step } from "./steps.js";
@@ -265,7 +265,8 @@ function lowerNode(builder: ProgramBuilder, node: Node): Value {
     case "view":
       return lowerView(builder, node, inputs[0], lowering.view);
     case "matmul":
-      return isFloat32Matmul(node) ? planMatmul(builder, node, inputs) : lowerReference(builder, node, inputs);
+      if (!hasElements(node)) return lowerReference(builder, node, inputs);
+      return node.dtype === "float32" ? planMatmul(builder, node, inputs) : planDirectMatmul(builder, node, inputs);
     case "reduce":
       if (node.dtype === "int32" && sizeOf(node.inputs[0].shape) > 0) return lowerInt32Reduce(builder, node, inputs[0]);
       return isFloatDType(node.dtype) && sizeOf(node.inputs[0].shape) > 0 ? lowerReduce(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
@@ -294,8 +295,9 @@ function lowerNode(builder: ProgramBuilder, node: Node): Value {
   }
 }
 
-function isFloat32Matmul(node: Node): boolean {
-  return node.dtype === "float32" && node.inputs.every((i) => sizeOf(i.shape) > 0) && sizeOf(node.shape) > 0;
+/** True when the output and every input have at least one element. */
+function hasElements(node: Node): boolean {
+  return node.inputs.every((i) => sizeOf(i.shape) > 0) && sizeOf(node.shape) > 0;
 }
 
 /** True for float32 row kernels with at least one row of at least one element. */
