@@ -23,6 +23,9 @@ export type Lowering<K extends PrimitiveName> =
   | { readonly kind: "argReduce" }
   /** Normalizes along `params.axis`; the last axis of a float32 input runs as one row kernel. */
   | { readonly kind: "softmax" }
+  /** Layer norm over the last axis or its packed backward; float32 data runs on the row kernels. */
+  | { readonly kind: "layerNorm" }
+  | { readonly kind: "layerNormGrad" }
   | { readonly kind: "gather" }
   | { readonly kind: "scatterAdd" }
   | { readonly kind: "pad" }

@@ -56,6 +56,11 @@ export interface ParamsByPrimitive {
   softmax: { readonly axis: number };
   logSoftmax: { readonly axis: number };
 
+  // Layer norm over the last axis of x [..., C] with weight [C] and bias [C], all of one float dtype.
+  layerNorm: { readonly eps: number };
+  /** Inputs dy, x and weight of layerNorm; the output [rows + 2, C] packs dx (as rows), dweight, then dbias. */
+  layerNormGrad: { readonly eps: number };
+
   // [..., M, K] x [..., K, N] with equal batch dimensions.
   matmul: NoParams;
 

@@ -85,6 +85,9 @@ export const lowerings: LoweringTable = {
   softmax: { kind: "softmax" },
   logSoftmax: { kind: "softmax" },
 
+  layerNorm: { kind: "layerNorm" },
+  layerNormGrad: { kind: "layerNormGrad" },
+
   matmul: { kind: "matmul" },
 
   // Row-major data keeps its order under reshape, so a contiguous view only gets new strides.

@@ -8,6 +8,7 @@ import { elementwiseDefs } from "./defs/elementwise.js";
 import { indexingDefs } from "./defs/indexing.js";
 import { layoutDefs } from "./defs/layout.js";
 import { linalgDefs } from "./defs/linalg.js";
+import { normalizationDefs } from "./defs/normalization.js";
 import { randomDefs } from "./defs/random.js";
 import { reductionDefs } from "./defs/reduction.js";
 import { softmaxDefs } from "./defs/softmax.js";
@@ -17,6 +18,7 @@ export const primitives: PrimitiveTable = {
   ...elementwiseDefs,
   ...reductionDefs,
   ...softmaxDefs,
+  ...normalizationDefs,
   ...linalgDefs,
   ...layoutDefs,
   ...indexingDefs,

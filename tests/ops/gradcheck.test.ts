@@ -65,6 +65,9 @@ const cases: { readonly [K in PrimitiveName]: Case<K> } = {
   softmax: { inputs: (r) => [randn(r, [3, 5])], params: { axis: 1 } },
   logSoftmax: { inputs: (r) => [randn(r, [5, 3, 7])], params: { axis: 1 } },
 
+  layerNorm: { inputs: (r) => [randn(r, [2, 3, 5]), randn(r, [5]), randn(r, [5])], params: { eps: 1e-5 } },
+  layerNormGrad: { inputs: (r) => [randn(r, [3, 7]), randn(r, [3, 7]), randn(r, [7])], params: { eps: 0.1 } },
+
   matmul: { inputs: (r) => [randn(r, [3, 3, 5]), randn(r, [3, 5, 7])], params: none },
 
   reshape: { inputs: (r) => [randn(r, [3, 5])], params: { shape: [5, 3] } },
@@ -183,6 +186,18 @@ describe("composite op gradients", () => {
     check((x) => nb.softmax(x), randn(rng, [3, 5]));
     check((x) => nb.softmax(x, 0), randn(rng, [3, 5]));
     check((x) => nb.logSoftmax(x, -1), randn(rng, [3, 5]));
+  });
+
+  it("layerNorm with and without affine parameters", () => {
+    check((x, w, b) => nb.nn.functional.layerNorm(x, [5], w, b), randn(rng, [3, 5]), randn(rng, [5]), randn(rng, [5]));
+    check((x, w) => nb.nn.functional.layerNorm(x, [2, 3], w, null, 1e-3), randn(rng, [4, 2, 3]), randn(rng, [2, 3]));
+    check((x) => nb.nn.functional.layerNorm(x, [7]), randn(rng, [7]));
+  });
+
+  it("layerNorm second derivative", () => {
+    const w = randn(rng, [5]);
+    const inner = (x: Tensor): Tensor => nb.sum(nb.sin(nb.nn.functional.layerNorm(x, [5], w, null)));
+    check((x) => nb.grad(inner)(x) as Tensor, randn(rng, [3, 5]));
   });
 
   it("logsumexp", () => {

@@ -54,6 +54,15 @@ describe("sum, mean, max, min, prod", () => {
     expect(nb.sum(nb.tensor([1, 2], { dtype: "int32" })).dtype).toBe("int32");
   });
 
+  it("wraps int32 sum and prod around 2^32", () => {
+    const int = (data: number[]): nb.Tensor => nb.tensor(Int32Array.from(data));
+    expect(nb.sum(int([2147483647, 1])).item()).toBe(-2147483648);
+    expect(nb.sum(int([-2147483648, -1, 5])).item()).toBe(-2147483644);
+    expect(nb.prod(int([65536, 65536, 7])).item()).toBe(0);
+    // 3^40 needs more than 53 bits, so a float64 product would round before the wrap.
+    expect(nb.prod(int(new Array<number>(40).fill(3))).item()).toBe(Number(3n ** 40n % 2n ** 32n) | 0);
+  });
+
   it("means ints in float32", () => {
     const m = nb.mean(nb.tensor([1, 2], { dtype: "int32" }));
     expect(m.dtype).toBe("float32");

@@ -13,11 +13,13 @@ import { elementwiseKernel } from "../../runtime/wasm/elementwise/kernel.js";
 import { input as inputExpr, type Expr } from "../../runtime/wasm/elementwise/ir.js";
 import { argReduceKernel } from "../../runtime/wasm/reduce/arg.js";
 import { reduceKernel } from "../../runtime/wasm/reduce/kernel.js";
+import { int32ReduceKernel } from "../../runtime/wasm/reduce/int32.js";
 import { randomKernel } from "../../runtime/wasm/random/threefry.js";
 import type { PlannedBuffer } from "./memory-plan.js";
 import { EpilogueFusion } from "./epilogue.js";
 import { lowerLayout } from "./layout-step.js";
-import { planMatmul } from "./matmul-step.js";
+import { planDirectMatmul, planMatmul } from "./matmul-step.js";
+import { planLayerNorm, planLayerNormGrad } from "./layernorm-step.js";
 import { planSoftmax } from "./softmax-step.js";
 import type { BufferRef, Step } from "./steps.js";
 
@@ -263,13 +265,19 @@ function lowerNode(builder: ProgramBuilder, node: Node): Value {
     case "view":
       return lowerView(builder, node, inputs[0], lowering.view);
     case "matmul":
-      return isFloat32Matmul(node) ? planMatmul(builder, node, inputs) : lowerReference(builder, node, inputs);
+      if (!hasElements(node)) return lowerReference(builder, node, inputs);
+      return node.dtype === "float32" ? planMatmul(builder, node, inputs) : planDirectMatmul(builder, node, inputs);
     case "reduce":
+      if (node.dtype === "int32" && sizeOf(node.inputs[0].shape) > 0) return lowerInt32Reduce(builder, node, inputs[0]);
       return isFloatDType(node.dtype) && sizeOf(node.inputs[0].shape) > 0 ? lowerReduce(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
     case "argReduce":
       return isFloatDType(node.inputs[0].dtype) ? lowerArgReduce(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
     case "softmax":
       return node.dtype === "float32" && sizeOf(node.shape) > 0 ? planSoftmax(builder, node, inputs[0]) : lowerReference(builder, node, inputs);
+    case "layerNorm":
+      return isFloat32Rows(node) ? planLayerNorm(builder, node, inputs) : lowerReference(builder, node, inputs);
+    case "layerNormGrad":
+      return isFloat32Rows(node) ? planLayerNormGrad(builder, node, inputs) : lowerReference(builder, node, inputs);
     case "gather":
     case "scatterAdd":
     case "pad":
@@ -287,8 +295,14 @@ function lowerNode(builder: ProgramBuilder, node: Node): Value {
   }
 }
 
-function isFloat32Matmul(node: Node): boolean {
-  return node.dtype === "float32" && node.inputs.every((i) => sizeOf(i.shape) > 0) && sizeOf(node.shape) > 0;
+/** True when the output and every input have at least one element. */
+function hasElements(node: Node): boolean {
+  return node.inputs.every((i) => sizeOf(i.shape) > 0) && sizeOf(node.shape) > 0;
+}
+
+/** True for float32 row kernels with at least one row of at least one element. */
+function isFloat32Rows(node: Node): boolean {
+  return node.dtype === "float32" && sizeOf(node.inputs[0].shape) > 0;
 }
 
 function lowerView(
@@ -317,6 +331,16 @@ function lowerReduce(builder: ProgramBuilder, node: Node, input: Value): Value {
   const { axes } = node.params as ParamsOf<"reduceSum">;
   const kernel = reduceKernel({ shape: [...source.shape], axes: [...axes], kind, dtype: node.dtype as "float32" | "float64" });
   return emitUnaryKernel(builder, node, dense, (memory, [inOffset, outOffset]) => kernel.run(memory, inOffset, outOffset), `reduce ${kind}`);
+}
+
+function lowerInt32Reduce(builder: ProgramBuilder, node: Node, input: Value): Value {
+  const source = node.inputs[0];
+  const dense = builder.materialize(input, source.shape, "int32");
+  const kinds = { reduceSum: "sum", reduceMax: "max", reduceMin: "min", reduceProd: "prod" } as const;
+  const kind = kinds[node.prim as keyof typeof kinds];
+  const { axes } = node.params as ParamsOf<"reduceSum">;
+  const kernel = int32ReduceKernel({ shape: [...source.shape], axes: [...axes], kind });
+  return emitUnaryKernel(builder, node, dense, (memory, [inOffset, outOffset]) => kernel.run(memory, inOffset, outOffset), `reduce ${kind} int32`);
 }
 
 function lowerArgReduce(builder: ProgramBuilder, node: Node, input: Value): Value {

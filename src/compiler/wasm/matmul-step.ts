@@ -3,6 +3,7 @@
 
 import type { Node } from "../../core/node.js";
 import { sizeOf, stridesOf } from "../../core/shape.js";
+import { directMatmulKernel, type DirectMatmulDType } from "../../runtime/wasm/matmul/direct.js";
 import { matmulKernel } from "../../runtime/wasm/matmul/kernel.js";
 import type { Activation } from "../../runtime/wasm/matmul/micro.js";
 import type { ProgramBuilder, Value } from "./lower.js";
@@ -95,4 +96,32 @@ export function planMatmul(builder: ProgramBuilder, node: Node, inputs: readonly
     });
   }
   return { kind: "buffer", buffer: output, view: { strides: stridesOf(node.shape), offset: 0 }, dtype: "float32" };
+}
+
+/** Emits one batched float64 or int32 matmul kernel, reading transposed operands in place like planMatmul. */
+export function planDirectMatmul(builder: ProgramBuilder, node: Node, inputs: readonly Value[]): Value {
+  const dtype = node.dtype as DirectMatmulDType;
+  const [aNode, bNode] = node.inputs;
+  const a = prepareOperand(builder, aNode, inputs[0]);
+  const b = prepareOperand(builder, bNode, inputs[1]);
+  const r = node.shape.length;
+  const [m, k, n] = [aNode.shape[r - 2], aNode.shape[r - 1], bNode.shape[r - 1]];
+  const kernel = directMatmulKernel({
+    dtype, batch: sizeOf(node.shape.slice(0, -2)), m, k, n,
+    transA: a.transposed,
+    transB: b.transposed,
+    batchStrideA: a.batchStride,
+    batchStrideB: b.batchStride,
+  });
+  const aRef = builder.ref(a.value.buffer, a.value.view.offset, dtype);
+  const bRef = builder.ref(b.value.buffer, b.value.view.offset, dtype);
+  const output = builder.newBuffer(dtype, sizeOf(node.shape));
+  const work = builder.newBuffer(dtype, Math.max(1, kernel.workBytes / (dtype === "float64" ? 8 : 4)));
+  builder.steps.push({
+    kind: "kernel",
+    label: `matmul ${dtype}`,
+    refs: [aRef, bRef, builder.ref(output, 0, dtype), builder.ref(work, 0, dtype)],
+    launch: (memory, [pa, pb, pc, pw]) => kernel.run(memory, pa, pb, pc, pw),
+  });
+  return { kind: "buffer", buffer: output, view: { strides: stridesOf(node.shape), offset: 0 }, dtype };
 }

@@ -1,13 +1,13 @@
 // Functional forms of the layers: linear, layerNorm, dropout.
 
 import { zerosLike } from "../../core/creation.js";
-import { formatShape } from "../../core/shape.js";
+import { formatShape, shapesEqual, sizeOf } from "../../core/shape.js";
 import type { Tensor } from "../../core/tensor.js";
-import { add, checkFloating, div, mul, rsqrt, sub, where } from "../../ops/elementwise.js";
+import { add, checkFloating, div, where } from "../../ops/elementwise.js";
 import { matmul } from "../../ops/linalg.js";
 import * as random from "../../ops/random.js";
-import { mean } from "../../ops/reduction.js";
-import { swapAxes } from "../../ops/layout.js";
+import { layerNorm as normalizeLastAxis } from "../../ops/normalization.js";
+import { reshape, swapAxes } from "../../ops/layout.js";
 import { ShapeError, ValueError } from "../../runtime/errors.js";
 
 /** y = x W^T + b with W of shape [out, in], as torch.nn.functional.linear. */
@@ -33,13 +33,17 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   if (n === 0 || x.ndim < n || trailing.some((d, i) => d !== normalizedShape[i])) {
     throw new ShapeError(`layerNorm: input ${formatShape(x.shape)} does not end with normalizedShape ${formatShape(normalizedShape)}`);
   }
-  const axes = normalizedShape.map((_, i) => x.ndim - n + i);
-  const centered = sub(x, mean(x, { axis: axes, keepdims: true }));
-  const variance = mean(mul(centered, centered), { axis: axes, keepdims: true });
-  let y = mul(centered, rsqrt(add(variance, eps)));
-  if (weight !== undefined && weight !== null) y = mul(y, weight);
-  if (bias !== undefined && bias !== null) y = add(y, bias);
-  return y;
+  // The trailing axes flatten into one last axis, as a view, for the layerNorm primitive.
+  const cols = sizeOf(normalizedShape);
+  const flatAffine = (t: Tensor | null | undefined, name: string): Tensor | null => {
+    if (t === undefined || t === null) return null;
+    if (!shapesEqual(t.shape, normalizedShape)) {
+      throw new ShapeError(`layerNorm: ${name} has shape ${formatShape(t.shape)}, expected normalizedShape ${formatShape(normalizedShape)}`);
+    }
+    return reshape(t, [cols]);
+  };
+  const rows = reshape(x, [...x.shape.slice(0, x.ndim - n), cols]);
+  return reshape(normalizeLastAxis(rows, flatAffine(weight, "weight"), flatAffine(bias, "bias"), eps), x.shape);
 }
 
 export interface DropoutOptions {

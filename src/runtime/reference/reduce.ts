@@ -38,8 +38,12 @@ function reducedSize(shape: readonly number[], axes: readonly number[]): number 
   return sizeOf(shape.filter((_, d) => !axes.includes(d)));
 }
 
-/** Reduces `axes` of `x`; NaN propagates through max and min as in PyTorch. */
+/**
+ * Reduces `axes` of `x`; NaN propagates through max and min as in PyTorch. int32 sum and prod wrap
+ * around modulo 2^32 at every step, as int32 arithmetic does, so that no float64 rounding enters.
+ */
 export function reduce(x: Storage, shape: readonly number[], axes: readonly number[], kind: ReduceKind, dtype: StorageDType): Storage {
+  if (dtype === "int32" && (kind === "sum" || kind === "prod")) return reduceInt32(x, shape, axes, kind);
   const acc = new Float64Array(reducedSize(shape, axes)).fill(initial[kind]);
 
   switch (kind) {
@@ -62,6 +66,13 @@ export function reduce(x: Storage, shape: readonly number[], axes: readonly numb
   const out = allocate(dtype, acc.length);
   for (let o = 0; o < acc.length; o++) out[o] = acc[o];
   return out;
+}
+
+function reduceInt32(x: Storage, shape: readonly number[], axes: readonly number[], kind: "sum" | "prod"): Int32Array {
+  const acc = new Int32Array(reducedSize(shape, axes)).fill(initial[kind]);
+  if (kind === "sum") forEachWithOutputIndex(shape, axes, (i, o) => (acc[o] = (acc[o] + x[i]) | 0));
+  else forEachWithOutputIndex(shape, axes, (i, o) => (acc[o] = Math.imul(acc[o], x[i])));
+  return acc;
 }
 
 /** Index of the maximum (or minimum) along `axis`; the first index wins ties and NaN counts as the extreme. */

@@ -21,22 +21,7 @@ export function layerNormForwardKernel(rows: number, cols: number, eps: number):
     const mean = c.local("f32", "mean");
     const rstd = c.local("f32", "rstd");
     emitFor(c, row, rows, 1, () => {
-      setRowPointer(c, px, x, row, cols * 4);
-      emitRowSum(c, j, px, cols, () => f32x4Const(c, 0), (v) => c.get(v));
-      c.f32(cols).op("f32.div").set(mean);
-      setRowPointer(c, px, x, row, cols * 4);
-      c.get(mean).simd("f32x4.splat");
-      const meanVector = keep(c, "meanVector");
-      emitRowSum(c, j, px, cols, () => c.get(meanVector), (v) => {
-        c.get(v).get(meanVector).simd("f32x4.sub");
-        const d = keep(c, "d");
-        c.get(d).get(d).simd("f32x4.mul");
-      });
-      c.f32(cols).op("f32.div").f32(eps).op("f32.add").op("f32.sqrt").set(rstd);
-      c.f32(1).get(rstd).op("f32.div").set(rstd);
-      c.get(meanOut).get(row).i32(4).op("i32.mul").op("i32.add").get(mean).mem("f32.store");
-      c.get(rstdOut).get(row).i32(4).op("i32.mul").op("i32.add").get(rstd).mem("f32.store");
-
+      const meanVector = emitRowStats(c, { x, row, j, px, mean, rstd, meanOut, rstdOut }, cols, eps);
       setRowPointer(c, px, x, row, cols * 4);
       setRowPointer(c, py, y, row, cols * 4);
       c.get(gamma).set(pg);
@@ -114,6 +99,55 @@ export function layerNormBackwardKernel(rows: number, cols: number): RowKernel<[
     return single(c);
   });
   return { key, kernel, run: (memory, ...offsets) => (callRun(kernel, memory, offsets), 0) };
+}
+
+/**
+ * run(x, mean, rstd): the row statistics of the forward kernel without its output, for a backward pass
+ * that did not keep them.
+ */
+export function layerNormStatsKernel(rows: number, cols: number, eps: number): RowKernel<[number, number, number]> {
+  const key = `layerNormStats f32 rows=${rows} cols=${cols} eps=${eps}`;
+  const kernel = compileKernel(key, () => {
+    const c = new CodeBuilder(["x", "mean", "rstd"].map((n) => [n, "i32"] as const));
+    const [x, meanOut, rstdOut] = c.params;
+    const [row, j, px] = ["row", "j", "px"].map((n) => c.local("i32", n));
+    const mean = c.local("f32", "mean");
+    const rstd = c.local("f32", "rstd");
+    emitFor(c, row, rows, 1, () => void emitRowStats(c, { x, row, j, px, mean, rstd, meanOut, rstdOut }, cols, eps));
+    return single(c);
+  });
+  return { key, kernel, run: (memory, ...offsets) => (callRun(kernel, memory, offsets), 0) };
+}
+
+interface StatsLocals {
+  readonly x: Local;
+  readonly row: Local;
+  readonly j: Local;
+  readonly px: Local;
+  readonly mean: Local;
+  readonly rstd: Local;
+  readonly meanOut: Local;
+  readonly rstdOut: Local;
+}
+
+/** Computes and stores the mean and rstd of the current row; returns a local with the mean in all lanes. */
+function emitRowStats(c: CodeBuilder, l: StatsLocals, cols: number, eps: number): Local {
+  setRowPointer(c, l.px, l.x, l.row, cols * 4);
+  emitRowSum(c, l.j, l.px, cols, () => f32x4Const(c, 0), (v) => c.get(v));
+  c.f32(cols).op("f32.div").set(l.mean);
+  setRowPointer(c, l.px, l.x, l.row, cols * 4);
+  c.get(l.mean).simd("f32x4.splat");
+  const meanVector = keep(c, "meanVector");
+  emitRowSum(c, l.j, l.px, cols, () => c.get(meanVector), (v) => {
+    c.get(v).get(meanVector).simd("f32x4.sub");
+    const d = keep(c, "d");
+    c.get(d).get(d).simd("f32x4.mul");
+  });
+  c.f32(cols).op("f32.div").f32(eps).op("f32.add").op("f32.sqrt").set(l.rstd);
+  c.f32(1).get(l.rstd).op("f32.div").set(l.rstd);
+  c.get(l.meanOut).get(l.row).i32(4).op("i32.mul").op("i32.add").get(l.mean).mem("f32.store");
+  c.get(l.rstdOut).get(l.row).i32(4).op("i32.mul").op("i32.add").get(l.rstd).mem("f32.store");
+  return meanVector;
 }
 
 /** Pushes the f32 sum over a row of f(x); `init` pushes the fill for missing lanes (f must map it to 0). */
