@@ -150,6 +150,18 @@ describe("reduce fusion values and gradients", () => {
     });
   });
 
+  for (const axis of [0, 1]) {
+    test(`flipped operands reduced over axis ${axis}`, () => {
+      const run = (rng: Rng): Float64Array[] => {
+        const x = randn(rng, [5, 17]);
+        const y = randn(rng, [5, 17]);
+        return toArrays(nb.sum(nb.mul(nb.flip(x, 1), y), axis), nb.max(nb.flip(x, [0, 1]), axis), nb.sum(nb.flip(x, axis), axis));
+      };
+      const { wasm, reference } = onBoth(run);
+      wasm.forEach((values, k) => expectClose(values, reference[k], f32, `result ${k}`));
+    });
+  }
+
   test("broadcast operands along kept and reduced axes", () => {
     const run = (rng: Rng): Float64Array[] => {
       const x = randn(rng, [4, 5, 9]);
