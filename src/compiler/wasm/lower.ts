@@ -12,7 +12,7 @@ import { itemSize, type StorageDType } from "../../runtime/storage.js";
 import { elementwiseKernel } from "../../runtime/wasm/elementwise/kernel.js";
 import { input as inputExpr, type Expr } from "../../runtime/wasm/elementwise/ir.js";
 import { argReduceKernel } from "../../runtime/wasm/reduce/arg.js";
-import { reduceKernel } from "../../runtime/wasm/reduce/kernel.js";
+import { fusedReduceKernel } from "../../runtime/wasm/reduce/kernel.js";
 import { int32ReduceKernel } from "../../runtime/wasm/reduce/int32.js";
 import { randomKernel } from "../../runtime/wasm/random/threefry.js";
 import type { PlannedBuffer } from "./memory-plan.js";
@@ -29,7 +29,7 @@ export type Value =
   | { readonly kind: "expr"; readonly expr: Expr };
 
 /** Leaves of pending expressions: reads of a buffer through a view, numbered across the whole program. */
-interface Leaf {
+export interface Leaf {
   readonly buffer: number;
   readonly view: StridedView;
   readonly dtype: StorageDType;
@@ -100,7 +100,7 @@ export class ProgramBuilder {
 
   /** Emits one fused kernel computing `expr` over `shape`; returns the output buffer. */
   emitElementwise(expr: Expr, shape: readonly number[], dtype: StorageDType): number {
-    const { local, leaves } = this.#localize(expr);
+    const { local, leaves } = this.localize(expr);
     const kernelShape = shape.length === 0 ? [1] : [...shape];
     const refs = leaves.map((leaf) => this.ref(leaf.buffer, leaf.view.offset, leaf.dtype));
     const output = this.newBuffer(dtype, sizeOf(shape));
@@ -123,7 +123,7 @@ export class ProgramBuilder {
   }
 
   /** Renumbers the leaves an expression uses from 0, rebuilding shared subexpressions once. */
-  #localize(expr: Expr): { local: Expr; leaves: Leaf[] } {
+  localize(expr: Expr): { local: Expr; leaves: Leaf[] } {
     const leaves: Leaf[] = [];
     const numbering = new Map<number, number>();
     const rebuilt = new Map<Expr, Expr>();
@@ -323,14 +323,37 @@ function lowerView(
   return { ...dense, view: again };
 }
 
+/**
+ * Emits one reduce kernel that evaluates the input, a pending expression or a (possibly strided) buffer
+ * view, inside its loop, so the input is never written to a buffer of its own.
+ */
 function lowerReduce(builder: ProgramBuilder, node: Node, input: Value): Value {
   const source = node.inputs[0];
-  const dense = builder.materialize(input, source.shape, source.dtype);
   const kinds = { reduceSum: "sum", reduceMax: "max", reduceMin: "min", reduceProd: "prod" } as const;
   const kind = kinds[node.prim as keyof typeof kinds];
   const { axes } = node.params as ParamsOf<"reduceSum">;
-  const kernel = reduceKernel({ shape: [...source.shape], axes: [...axes], kind, dtype: node.dtype as "float32" | "float64" });
-  return emitUnaryKernel(builder, node, dense, (memory, [inOffset, outOffset]) => kernel.run(memory, inOffset, outOffset), `reduce ${kind}`);
+  const { local, leaves } = builder.localize(builder.asExpr(input));
+  // A rank-0 input reduces like a vector of one element.
+  const scalar = source.shape.length === 0;
+  const kernel = fusedReduceKernel({
+    shape: scalar ? [1] : [...source.shape],
+    axes: [...axes],
+    kind,
+    inputs: leaves.map((leaf) => ({ dtype: leaf.dtype, strides: scalar ? [0] : [...leaf.view.strides] })),
+    expr: local,
+  });
+  const refs = leaves.map((leaf) => builder.ref(leaf.buffer, leaf.view.offset, leaf.dtype));
+  const output = builder.newBuffer(node.dtype, sizeOf(node.shape));
+  const outRef = builder.ref(output, 0, node.dtype);
+  const label = local.kind === "input" ? `reduce ${kind}` : `elementwise+reduce ${kind}`;
+  const count = leaves.length;
+  builder.steps.push({
+    kind: "kernel",
+    label,
+    refs: [...refs, outRef],
+    launch: (memory, offsets) => kernel.run(memory, offsets.slice(0, count), offsets[count]),
+  });
+  return { kind: "buffer", buffer: output, view: { strides: stridesOf(node.shape), offset: 0 }, dtype: node.dtype };
 }
 
 function lowerInt32Reduce(builder: ProgramBuilder, node: Node, input: Value): Value {

@@ -6,10 +6,11 @@ import { itemSize, sizeOf } from "../../storage.js";
 import { CodeBuilder } from "../emitter/code.js";
 import { ModuleBuilder } from "../emitter/module.js";
 import { relaxedSimdSupported } from "../features.js";
-import { compileKernel, instantiate, type CompiledKernel, type MathImport } from "../kernel.js";
+import { compileKernel, instantiate, type CompiledKernel } from "../kernel.js";
 import { collapseAxes, denseStrides, emitAdd, emitFor, emitStridedOffset } from "../loops.js";
+import { declareHelpers, emitExpr } from "./evaluate.js";
 import { dtypeOf, printExprs, type ElementwiseSpec, type Expr } from "./ir.js";
-import { emitBinary, emitCast, emitConstant, emitUnary, emitWhere, helperFor, type LaneContext, type Value } from "./lanes.js";
+import type { LaneContext, Value } from "./lanes.js";
 import { emitLoad, emitStore } from "./memory-access.js";
 
 export interface KernelOptions {
@@ -57,7 +58,7 @@ function checkSpec(spec: ElementwiseSpec): void {
 
 function buildElementwise(spec: ElementwiseSpec, relaxed: boolean): ModuleBuilder {
   const module = new ModuleBuilder();
-  const imports = declareHelpers(module, spec);
+  const imports = declareHelpers(module, spec.inputs, spec.outputs);
   const outputDTypes = spec.outputs.map((o) => dtypeOf(o, spec.inputs));
   const dense = denseStrides(spec.shape);
   const collapsed = collapseAxes(spec.shape, [...spec.inputs.map((i) => i.strides), dense]);
@@ -113,56 +114,4 @@ function buildElementwise(spec: ElementwiseSpec, relaxed: boolean): ModuleBuilde
 
   module.addFunction("run", c);
   return module;
-}
-
-/** Imports the scalar helpers that nodes without a vector form need, before any function is added. */
-function declareHelpers(module: ModuleBuilder, spec: ElementwiseSpec): Map<MathImport, number> {
-  const imports = new Map<MathImport, number>();
-  const seen = new Set<Expr>();
-  const visit = (e: Expr): void => {
-    if (seen.has(e)) return;
-    seen.add(e);
-    if (e.kind === "unary" || e.kind === "binary") {
-      const operand = e.kind === "unary" ? e.x : e.a;
-      const dtype = dtypeOf(operand, spec.inputs);
-      const helper = helperFor(e.op, dtype === "int32" ? "float64" : dtype);
-      if (helper !== undefined) {
-        const arity = helper === "pow" ? 2 : 1;
-        imports.set(helper, module.importFunction({ module: "math", name: helper, params: new Array(arity).fill("f64"), results: ["f64"] }));
-      }
-    }
-    if (e.kind === "unary" || e.kind === "cast") visit(e.x);
-    if (e.kind === "binary") (visit(e.a), visit(e.b));
-    if (e.kind === "where") (visit(e.cond), visit(e.a), visit(e.b));
-  };
-  spec.outputs.forEach(visit);
-  return imports;
-}
-
-function emitExpr(ctx: LaneContext, e: Expr, memo: Map<Expr, Value>, load: (k: number) => Value): Value {
-  const known = memo.get(e);
-  if (known !== undefined) return known;
-  const value = emitNode(ctx, e, memo, load);
-  memo.set(e, value);
-  return value;
-}
-
-function emitNode(ctx: LaneContext, e: Expr, memo: Map<Expr, Value>, load: (k: number) => Value): Value {
-  const recurse = (x: Expr): Value => emitExpr(ctx, x, memo, load);
-  switch (e.kind) {
-    case "input":
-      return load(e.index);
-    case "const":
-      return emitConstant(ctx, e.value, e.dtype);
-    case "unary":
-      return emitUnary(ctx, e.op, recurse(e.x));
-    case "binary":
-      return emitBinary(ctx, e.op, recurse(e.a), recurse(e.b));
-    case "where":
-      return emitWhere(ctx, recurse(e.cond), recurse(e.a), recurse(e.b));
-    case "cast":
-      return emitCast(ctx, recurse(e.x), e.dtype);
-    default:
-      return e satisfies never;
-  }
 }

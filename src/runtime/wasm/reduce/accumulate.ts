@@ -3,7 +3,8 @@
 // rounding to float32. max and min stay in the input dtype, where f32x4.max and f32x4.min propagate NaN.
 
 import type { CodeBuilder, Local } from "../emitter/code.js";
-import { f32x4Const, f64x2Const } from "../math/vector.js";
+import type { Value } from "../elementwise/lanes.js";
+import { f32x4Const, f64x2Const, keep } from "../math/vector.js";
 
 export type ReduceKind = "sum" | "max" | "min" | "prod";
 export type FloatDType = "float32" | "float64";
@@ -95,4 +96,58 @@ export function scalarOp(kind: ReduceKind): "f64.add" | "f64.mul" | "f64.max" | 
 
 export function scalarIdentity(kind: ReduceKind): number {
   return identity[kind];
+}
+
+/**
+ * State for four lanes of an evaluated expression (a lanes.ts Value): one vector accumulator for
+ * float32 lanes, one per f64x2 half for float64 lanes.
+ */
+export interface LaneAccumulator {
+  reset(): void;
+  /** Folds all four lanes of `value` into the state. */
+  fold(value: Value): void;
+  merge(other: LaneAccumulator): void;
+  /** Pushes the combination of all lanes as one f64. */
+  pushHorizontal(): void;
+  /** Keeps the four lane results, in the input dtype, as a Value. */
+  lanes(): Value;
+  readonly halves: readonly VectorAccumulator[];
+}
+
+export function laneAccumulator(c: CodeBuilder, kind: ReduceKind, dtype: FloatDType): LaneAccumulator {
+  const halves = dtype === "float32" ? [vectorAccumulator(c, kind, dtype)] : [vectorAccumulator(c, kind, dtype), vectorAccumulator(c, kind, dtype)];
+  return {
+    halves,
+    reset: () => halves.forEach((h) => h.reset()),
+    fold(value) {
+      halves.forEach((h, k) => {
+        c.get(value.parts[k]);
+        h.fold();
+      });
+    },
+    merge: (other) => halves.forEach((h, k) => h.merge(other.halves[k])),
+    pushHorizontal() {
+      halves.forEach((h, k) => {
+        h.pushHorizontal();
+        if (k > 0) c.op(scalarOp(kind));
+      });
+    },
+    lanes() {
+      const parts = halves.map((h) => {
+        h.pushLanes();
+        return keep(c, "lanes");
+      });
+      return { dtype, parts };
+    },
+  };
+}
+
+/** Folds lanes 0..lanes-1 of `value` one by one into the f64 local `scalar`. */
+export function foldLanes(c: CodeBuilder, kind: ReduceKind, value: Value, lanes: number, scalar: Local): void {
+  for (let lane = 0; lane < lanes; lane++) {
+    c.get(scalar);
+    if (value.dtype === "float32") c.get(value.parts[0]).lane("f32x4.extract_lane", lane).op("f64.promote_f32");
+    else c.get(value.parts[lane >> 1]).lane("f64x2.extract_lane", lane & 1);
+    c.op(scalarOp(kind)).set(scalar);
+  }
 }
