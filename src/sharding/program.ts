@@ -18,13 +18,16 @@ export interface Group {
 export type LocalStep =
   /** A primitive on local shards, with params rewritten to local shapes. */
   | { readonly kind: "compute"; readonly prim: PrimitiveName; readonly params: ParamsByPrimitive[PrimitiveName]; readonly inputs: readonly number[]; readonly inAvals: readonly Aval[]; readonly output: number; readonly out: Aval; readonly label: string }
-  /** A constant every device holds whole. */
+  /** A constant, whole on every device. */
   | { readonly kind: "constant"; readonly value: Storage; readonly output: number; readonly out: Aval }
   /** A reduction over an empty shard: the identity of its op (-Infinity for max), so no 0 leaks in. */
   | { readonly kind: "fill"; readonly value: number; readonly output: number; readonly out: Aval; readonly label: string }
   /** out[j] = op over the group, in rank order, of input[j], for each pair of the bucket. */
   | { readonly kind: "allReduce"; readonly op: PartialOp; readonly axes: readonly string[]; readonly group: Group; readonly inputs: readonly number[]; readonly outputs: readonly number[]; readonly outs: readonly Aval[] }
-  /** Concatenates the group's shards along `dim` in rank order; shards may differ in length (uneven chunks). */
+  /**
+   * Concatenates the group's shards along `dim` in rank order; shards may differ in length (uneven chunks).
+   * NOTE: the mesh runtime's allGather takes equal blocks, so its executor must pad uneven shards.
+   */
   | { readonly kind: "allGather"; readonly axis: string; readonly dim: number; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval }
   /** Keeps chunk `group.rank` of `dim` (torch.chunk bounds); no communication. */
   | { readonly kind: "split"; readonly axis: string; readonly dim: number; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval }
