@@ -5,10 +5,10 @@ import { InternalError } from "../runtime/errors.js";
 import { ShardingSpec, type MeshLayout, type PartialOp } from "./spec.js";
 
 /**
- * One step of a reshard. `allReduce` settles pending partial results over `axes`; `allGather` joins the
- * shards of `dim` along `axis` (always the innermost axis splitting it); `split` keeps this device's
- * chunk of `dim` along `axis` without communication; `allToAll` gathers `gatherDim` along `axis` and
- * splits `splitDim` along it in one exchange.
+ * One step of a reshard, with the spec after it. `allReduce` settles pending partial results over
+ * `axes`. `allGather` joins the shards of `dim` along `axis`, always the innermost axis splitting it.
+ * `split` keeps this device's chunk of `dim` along `axis` without communication. `allToAll` gathers
+ * `gatherDim` along `axis` and splits `splitDim` along it in one exchange.
  */
 export type ReshardStep =
   | { readonly kind: "allReduce"; readonly axes: readonly string[]; readonly op: PartialOp; readonly spec: ShardingSpec }
@@ -41,9 +41,9 @@ function settlePartials(from: ShardingSpec, to: ShardingSpec, steps: ReshardStep
 }
 
 /**
- * Plans the steps from `from` to `to` (same rank): all-reduce the partial results `to` does not keep,
- * gather every split that is not a prefix of the target split (innermost first, as an all-to-all when
- * the axis moves to another dimension), then split locally.
+ * Plans the steps from `from` to `to`, which have the same rank. First it all-reduces the partial
+ * results `to` does not keep. Then it gathers, innermost first, every split that is not a prefix of
+ * the target split, as an all-to-all when the axis moves to another dimension. Last it splits locally.
  */
 export function planReshard(from: ShardingSpec, to: ShardingSpec): ReshardStep[] {
   if (from.rank !== to.rank) throw new InternalError(`reshard ${from} to ${to}: ranks differ`);
@@ -85,9 +85,9 @@ function shardElements(elements: number, spec: ShardingSpec, mesh: MeshLayout): 
 }
 
 /**
- * Estimated bytes one device receives to reshard a value of `elements` elements of `bytesPerElement`
- * bytes from `from` to `to`: ring all-reduce 2(n-1)/n of the shard, all-gather (n-1) shards, all-to-all
- * (n-1)/n of the shard; local splits are free.
+ * Estimates the bytes one device receives to reshard a value of `elements` elements from `from` to
+ * `to`. A ring all-reduce receives 2(n-1)/n of the shard, an all-gather n-1 shards and an all-to-all
+ * (n-1)/n of the shard. Local splits are free.
  */
 export function reshardCost(from: ShardingSpec, to: ShardingSpec, elements: number, bytesPerElement: number, mesh: MeshLayout): number {
   let before = from;

@@ -6,7 +6,7 @@ import { itemSize } from "../runtime/storage.js";
 import { reshardCost } from "./reshard.js";
 import { ShardingSpec, type MeshLayout, type PartialOp } from "./spec.js";
 
-/** What a rule sees: the operands' current specs and avals, the output's aval and the params. */
+/** Input of a rule: the operands' current specs and avals, the output's aval and the params. */
 export interface RuleArgs<K extends PrimitiveName> {
   readonly specs: readonly ShardingSpec[];
   readonly avals: readonly Aval[];
@@ -45,7 +45,7 @@ export function withoutAxes(dims: Dims, axes: Iterable<string>): string[][] {
   return dims.map((d) => d.filter((axis) => !drop.has(axis)));
 }
 
-/** The partial entries of `spec` whose op is one of `ops`. */
+/** Returns the partial entries of `spec` whose op is one of `ops`. */
 export function partialsWith(spec: ShardingSpec, ops: readonly PartialOp[]): Record<string, PartialOp> {
   return Object.fromEntries(Object.entries(spec.partial).filter(([, op]) => ops.includes(op)));
 }

@@ -163,7 +163,7 @@ export function assembleValue(shards: readonly Storage[], aval: Aval, spec: Shar
       seen.set(key, shard);
       insertShard(out, aval.shape, bounds, shard);
     } else if (first.some((v, i) => !Object.is(v, shard[i]))) {
-      throw new InternalError(`simulate: device ${device} holds a different copy of shard ${key} than an earlier device`);
+      throw new InternalError(`simulate: devices disagree on the replicated shard ${key}; device ${device} differs from an earlier device`);
     }
   });
   return out;

@@ -34,7 +34,7 @@ export interface InputCase {
   readonly domain: Domain;
 }
 
-/** A random spec: each mesh axis splits a random dimension, is partial (float inputs only) or is unused. */
+/** Draws a random spec: each mesh axis splits a random dimension, is partial (float inputs only) or is unused. */
 export function randomSpec(rng: Rng, rank: number, mesh: TestMesh, partialOps: readonly PartialOp[]): nb.ShardingSpec {
   const dims: string[][] = Array.from({ length: rank }, () => []);
   const partial: Record<string, PartialOp> = {};

@@ -127,7 +127,9 @@ describe("reshards", () => {
     const program = nb.partition(graph, [{ spec: nb.P("x"), mesh }]);
     const fills = program.devices[2].steps.filter((s) => s.kind === "fill");
     expect(fills).toHaveLength(1);
-    expect(fills[0].kind === "fill" && fills[0].value).toBe(-Infinity);
+    const [fill] = fills;
+    expect(fill.kind).toBe("fill");
+    if (fill.kind === "fill") expect(fill.value).toBe(-Infinity);
   });
 
   it("settle a partial before a nonlinear op", () => {
@@ -136,6 +138,46 @@ describe("reshards", () => {
     const kinds = program.devices[0].steps.map((s) => (s.kind === "compute" ? s.prim : s.kind));
     expect(kinds.indexOf("allReduce")).toBeGreaterThan(kinds.indexOf("reduceSum"));
     expect(kinds.indexOf("allReduce")).toBeLessThan(kinds.indexOf("exp"));
+  });
+});
+
+describe("partial results", () => {
+  const mesh = { shape: [2], axisNames: ["x"] };
+  const sumPartial = new nb.ShardingSpec([null], { x: "sum" });
+
+  /** Returns the primitives and collectives of device 0's program, in order. */
+  function stepKinds(fn: (a: Tensor, b: Tensor) => Tensor, specs: readonly nb.ShardingSpec[]): string[] {
+    const graph = nb.traceGraph(fn, [f32(3), f32(3)]);
+    const program = nb.partition(graph, specs.map((spec) => ({ spec, mesh })));
+    const kinds: string[] = [];
+    for (const step of program.devices[0].steps) {
+      if (step.kind === "compute") kinds.push(step.prim);
+      if (step.kind === "allReduce") kinds.push("allReduce");
+    }
+    return kinds;
+  }
+
+  it("stay pending through add of two partials", () => {
+    expect(stepKinds((a, b) => nb.add(a, b), [sumPartial, sumPartial])).toEqual(["add", "allReduce"]);
+  });
+
+  it("settle before adding a replicated operand", () => {
+    expect(stepKinds((a, b) => nb.add(a, b), [sumPartial, nb.P()])).toEqual(["allReduce", "add"]);
+  });
+
+  it("stay pending through mul by a replicated operand", () => {
+    expect(stepKinds((a, b) => nb.mul(a, b), [sumPartial, nb.P()])).toEqual(["mul", "allReduce"]);
+  });
+
+  it("settle before a comparison", () => {
+    expect(stepKinds((a, b) => nb.cast(nb.less(a, b), "float32"), [sumPartial, nb.P()])).toEqual(["allReduce", "less", "cast"]);
+  });
+
+  it("turn max into min through neg", () => {
+    const graph = nb.traceGraph((a: Tensor) => nb.neg(a), [f32(3)]);
+    const program = nb.partition(graph, [{ spec: new nb.ShardingSpec([null], { x: "max" }), mesh }]);
+    const reduce = program.devices[0].steps.find((s) => s.kind === "allReduce");
+    expect(reduce?.kind === "allReduce" ? reduce.op : undefined).toBe("min");
   });
 });
 
