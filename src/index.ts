@@ -54,3 +54,7 @@ export type {
   Program as MeshProgram, DeviceProgram, Step as MeshStep, Operand as MeshOperand, ReduceOp,
 } from "./runtime/mesh/program.js";
 export { DeviceError, TimeoutError } from "./runtime/errors.js";
+export { traceGraph, type Graph } from "./compiler/trace.js";
+export { partition, type ShardedInput, type PartitionOptions } from "./sharding/partition.js";
+export { simulate, runSpmd, shardValue, assembleValue } from "./sharding/simulate.js";
+export { countCollectives, type SpmdProgram, type LocalProgram, type LocalStep } from "./sharding/program.js";

@@ -56,3 +56,16 @@ export function traceFunction(
     opCount: schedule.order.length,
   };
 }
+
+/** A traced graph: the placeholders in argument order and the flattened output nodes. */
+export interface Graph {
+  readonly inputs: readonly Node[];
+  readonly outputs: readonly Node[];
+}
+
+/** Traces `fn` on one placeholder per aval and returns the graph, for the partitioner and tests. */
+export function traceGraph(fn: (...args: never[]) => unknown, avals: readonly Aval[]): Graph {
+  const inputs = avals.map((aval) => Node.placeholder(aval));
+  const out = whileTracing(() => fn(...(inputs.map(tensorOf) as never[])));
+  return { inputs, outputs: treeFlatten(out).leaves.map((t) => t.node) };
+}
