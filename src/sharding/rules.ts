@@ -8,6 +8,8 @@
 // |--------------------|-------------------------------------|------------------------------------------------------------|
 // | softmax/logSoftmax | `axis`                              | each row needs its own maximum and sum                     |
 // | argmax/argmin      | `axis`                              | a local index is not a global index                        |
+// | layerNorm          | the last axis, weight and bias      | each row needs its own mean and variance                   |
+// | layerNormGrad      | every operand                       | its packed output sums the parameter gradients over rows   |
 // | reduceProd         | the reduced dimensions              | there is no pending "prod" partial                         |
 // | slice              | every dimension it does not keep whole | chunk bounds and the slice's start and step do not align |
 // | pad                | every padded dimension              | the padding lands inside the shards                        |
@@ -263,6 +265,18 @@ const scatterAddRule: ShardingRule<"scatterAdd"> = ({ specs: [x, indices, update
   };
 };
 
+/** layerNorm: the normalized last axis whole and the affine parameters replicated; the other splits stay. */
+const layerNormRule: ShardingRule<"layerNorm"> = ({ specs: [x, weight, bias] }) => {
+  const dims = replicateDims(x.dims, [x.rank - 1]);
+  return { inputs: [spec(dims), ShardingSpec.replicated(weight.rank), ShardingSpec.replicated(bias.rank)], output: spec(dims) };
+};
+
+/** layerNormGrad packs dx with the weight and bias gradients summed over rows, so every operand is replicated. */
+const layerNormGradRule: ShardingRule<"layerNormGrad"> = ({ specs, out }) => ({
+  inputs: specs.map((s) => ShardingSpec.replicated(s.rank)),
+  output: ShardingSpec.replicated(out.shape.length),
+});
+
 /** random: the key is replicated and every device draws the whole output. */
 const randomRule = <K extends "randomBits" | "randomUniform" | "randomNormal">(): ShardingRule<K> =>
   ({ specs: [key], out }) => ({ inputs: [ShardingSpec.replicated(key.rank)], output: ShardingSpec.replicated(out.shape.length) });
@@ -313,6 +327,8 @@ export const shardingRules: ShardingRuleTable = {
 
   softmax: alongAxisRule(),
   logSoftmax: alongAxisRule(),
+  layerNorm: layerNormRule,
+  layerNormGrad: layerNormGradRule,
 
   matmul: matmulRule,
 

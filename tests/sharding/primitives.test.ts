@@ -136,6 +136,16 @@ const cases: { readonly [K in PrimitiveName]: (rng: Rng) => PrimCase } = {
   argmin: alongAxis("argmin"),
   softmax: alongAxis("softmax"),
   logSoftmax: alongAxis("logSoftmax"),
+  layerNorm: (rng) => {
+    const shape = randomShape(rng, 2);
+    const width = [shape[shape.length - 1]];
+    return { inputs: [float(shape), float(width), float(width)], fn: apply("layerNorm", { eps: 1e-5 }) };
+  },
+  layerNormGrad: (rng) => {
+    const rows = rng.int(1, 6);
+    const width = rng.int(1, 6);
+    return { inputs: [float([rows, width]), float([rows, width]), float([width])], fn: apply("layerNormGrad", { eps: 1e-5 }) };
+  },
 
   matmul: (rng) => {
     const batch = rng.next() < 0.5 ? [] : [rng.int(1, 4)];
