@@ -120,7 +120,10 @@ export function uniform(shape: readonly number[], options: RandomOptions & { low
  */
 export function randint(shape: readonly number[], low: number, high: number, options: RandomOptions = {}): Tensor {
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
-    throw new ValueError(`random.randint: need integers low < high, got low=${low} high=${high}`);
+    throw new ValueError(
+      `random.randint: need integers low < high, got low=${JSON.stringify(low)} high=${JSON.stringify(high)}; ` +
+        "call it as randint(shape, low, high, { key })",
+    );
   }
   const u = uniform(shape, { key: keyOf(options), dtype: "float64" });
   // u * (high - low) is non-negative, so truncation toward zero is the floor.

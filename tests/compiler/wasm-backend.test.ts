@@ -105,3 +105,12 @@ describe("random kernels", () => {
     expect(draws()).toEqual(expected);
   });
 });
+
+describe("device configuration", () => {
+  test("rejects invalid capacities", () => {
+    for (const bad of [Number.NaN, -1, 0, 1000, 2 ** 33, 1.5e6 + 0.5]) {
+      expect(() => nb.configureDevice({ capacityBytes: bad })).toThrow(nb.ValueError);
+    }
+    expect(() => nb.configureDevice({ capacityBytes: 1000 })).toThrow(/from 65536/);
+  });
+});

@@ -5,6 +5,7 @@ import type { Node } from "../../core/node.js";
 import type { Schedule } from "../../core/schedule.js";
 import { sizeOf } from "../../core/shape.js";
 import { debugLog } from "../../runtime/debug.js";
+import { ValueError } from "../../runtime/errors.js";
 import { DeviceMemory } from "../../runtime/device/memory.js";
 import { itemSize, type Storage } from "../../runtime/storage.js";
 import { lowerSchedule, type Value } from "./lower.js";
@@ -12,11 +13,27 @@ import { planMemory } from "./memory-plan.js";
 import type { BufferRef, Step } from "./steps.js";
 
 let device: DeviceMemory | undefined;
-let capacityBytes: number | undefined = Number(process.env.NABLA_DEVICE_BYTES ?? "") || undefined;
+let capacityBytes: number | undefined;
+let capacitySource = "NABLA_DEVICE_BYTES";
+
+const maxCapacityBytes = 2 ** 32;
+
+/** Checks a requested device capacity: a whole number of bytes in [65536, 4 GiB]. */
+function checkCapacity(value: number | undefined, source: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 65536 || value > maxCapacityBytes) {
+    throw new ValueError(`${source}: capacityBytes must be a whole number of bytes from 65536 (one page) to ${maxCapacityBytes} (4 GiB), got ${value}`);
+  }
+  return value;
+}
 
 /** Returns the single-device memory that eager and compiled programs run in, creating it on first use. */
 export function defaultDevice(): DeviceMemory {
-  if (device === undefined) device = new DeviceMemory({ device: "wasm:0", capacityBytes });
+  if (device === undefined) {
+    const fromEnvironment = process.env.NABLA_DEVICE_BYTES;
+    const requested = capacityBytes ?? (fromEnvironment === undefined || fromEnvironment === "" ? undefined : checkCapacity(Number(fromEnvironment), capacitySource));
+    device = new DeviceMemory({ device: "wasm:0", capacityBytes: requested });
+  }
   return device;
 }
 
@@ -27,7 +44,8 @@ export interface DeviceOptions {
 
 /** Replaces the device memory with one of the given capacity; tensors are unaffected, since they live on the host between programs. */
 export function configureDevice(options: DeviceOptions): void {
-  capacityBytes = options.capacityBytes;
+  capacityBytes = checkCapacity(options.capacityBytes, "configureDevice");
+  capacitySource = "configureDevice";
   device = undefined;
 }
 

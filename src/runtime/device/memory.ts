@@ -135,7 +135,8 @@ export class DeviceMemory {
     return new DeviceMemoryError(
       `alloc on ${this.device}: cannot allocate ${bytes} bytes; capacity is ${this.capacityBytes} bytes with ` +
         `${this.bytesInUse} in use and a largest free range of ${this.#allocator.largestFree} bytes. Free unused ` +
-        `buffers or create the device with a larger capacityBytes (at most 4 GiB).`,
+        `buffers or create the device with a larger capacityBytes (at most 4 GiB; for the default device, ` +
+        `nb.configureDevice({ capacityBytes }) or NABLA_DEVICE_BYTES).`,
     );
   }
 }
