@@ -5,7 +5,7 @@
 import type { Node } from "../../core/node.js";
 import { sizeOf } from "../../core/shape.js";
 import type { Activation } from "../../runtime/wasm/matmul/micro.js";
-import type { ProgramBuilder, Value } from "./lower.js";
+import type { ProgramBuilder, Value } from "./builder.js";
 import { planMatmul } from "./matmul-step.js";
 
 interface EpilogueChain {

@@ -8,7 +8,8 @@ import { debugLog } from "../../runtime/debug.js";
 import { ValueError } from "../../runtime/errors.js";
 import { DeviceMemory } from "../../runtime/device/memory.js";
 import { itemSize, type Storage } from "../../runtime/storage.js";
-import { lowerSchedule, type Value } from "./lower.js";
+import type { Value } from "./builder.js";
+import { lowerSchedule } from "./lower.js";
 import { planMemory } from "./memory-plan.js";
 import type { BufferRef, Step } from "./steps.js";
 

@@ -4,7 +4,7 @@ import type { Node } from "../../core/node.js";
 import type { ParamsOf } from "../../core/primitive-names.js";
 import { sizeOf, stridesOf } from "../../core/shape.js";
 import { layerNormBackwardKernel, layerNormForwardKernel, layerNormStatsKernel } from "../../runtime/wasm/rows/layernorm.js";
-import type { ProgramBuilder, Value } from "./lower.js";
+import type { ProgramBuilder, Value } from "./builder.js";
 
 /** Materializes each input densely and returns [rows, cols] of x (the second input of layerNormGrad, else the first). */
 function denseInputs(builder: ProgramBuilder, node: Node, inputs: readonly Value[]): [(Value & { kind: "buffer" })[], number, number] {

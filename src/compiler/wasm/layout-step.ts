@@ -5,7 +5,7 @@ import type { ParamsOf } from "../../core/primitive-names.js";
 import { sizeOf, stridesOf } from "../../core/shape.js";
 import { copyKernel, padKernel } from "../../runtime/wasm/layout/copy.js";
 import { gatherKernel, scatterAddKernel } from "../../runtime/wasm/layout/indexing.js";
-import type { ProgramBuilder, Value } from "./lower.js";
+import type { ProgramBuilder, Value } from "./builder.js";
 
 type LayoutKind = "gather" | "scatterAdd" | "pad" | "concat";
 

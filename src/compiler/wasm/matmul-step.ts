@@ -6,7 +6,7 @@ import { sizeOf, stridesOf } from "../../core/shape.js";
 import { directMatmulKernel, type DirectMatmulDType } from "../../runtime/wasm/matmul/direct.js";
 import { matmulKernel } from "../../runtime/wasm/matmul/kernel.js";
 import type { Activation } from "../../runtime/wasm/matmul/micro.js";
-import type { ProgramBuilder, Value } from "./lower.js";
+import type { ProgramBuilder, Value } from "./builder.js";
 
 interface Operand {
   readonly value: Value & { kind: "buffer" };

@@ -4,7 +4,7 @@ import type { Node } from "../../core/node.js";
 import type { ParamsOf } from "../../core/primitive-names.js";
 import { sizeOf, stridesOf } from "../../core/shape.js";
 import { softmaxKernel } from "../../runtime/wasm/rows/softmax.js";
-import type { ProgramBuilder, Value } from "./lower.js";
+import type { ProgramBuilder, Value } from "./builder.js";
 
 /**
  * Emits the row kernel over a float32 input with at least one element. For an axis other than the last,
