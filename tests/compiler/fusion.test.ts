@@ -4,11 +4,9 @@
 import { afterEach, describe, expect, test } from "vitest";
 import * as nb from "../../src/index.js";
 import type { Tensor } from "../../src/index.js";
-import { launchCounts } from "../../src/compiler/wasm/executor.js";
 import { expectClose } from "../support/finite-differences.js";
 import { Rng } from "../support/random.js";
-
-type Backend = "wasm" | "reference";
+import { launchesDuring, onBackend, onBoth } from "../support/backends.js";
 
 // float32 results of different kernels; the wasm transcendentals are within 2 ulp.
 const f32 = { rtol: 2e-5, atol: 2e-6 };
@@ -16,32 +14,6 @@ const f32 = { rtol: 2e-5, atol: 2e-6 };
 function randn32(rng: Rng, shape: readonly number[]): Tensor {
   const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
   return nb.tensor(data, { shape: [...shape] });
-}
-
-function onBackend<T>(backend: Backend, run: () => T): T {
-  nb.setBackend(backend);
-  try {
-    return run();
-  } finally {
-    nb.setBackend(undefined);
-  }
-}
-
-/** Runs `run` on both backends, each time from the same seed. */
-function onBoth<T>(run: (rng: Rng) => T): { wasm: T; reference: T } {
-  return { wasm: onBackend("wasm", () => run(new Rng(11))), reference: onBackend("reference", () => run(new Rng(11))) };
-}
-
-/** Launch counts by label during `run`, on the wasm backend. */
-function launchesDuring(run: () => void): Map<string, number> {
-  const before = new Map(launchCounts);
-  onBackend("wasm", run);
-  const delta = new Map<string, number>();
-  for (const [label, count] of launchCounts) {
-    const added = count - (before.get(label) ?? 0);
-    if (added > 0) delta.set(label, added);
-  }
-  return delta;
 }
 
 class Mlp extends nb.nn.Module {

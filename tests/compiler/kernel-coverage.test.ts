@@ -5,41 +5,13 @@
 import { afterEach, describe, expect, test } from "vitest";
 import * as nb from "../../src/index.js";
 import type { Tensor } from "../../src/index.js";
-import { launchCounts } from "../../src/compiler/wasm/executor.js";
 import { expectClose } from "../support/finite-differences.js";
 import { Rng } from "../support/random.js";
-
-type Backend = "wasm" | "reference";
+import { launchesDuring, onBackend, onBoth } from "../support/backends.js";
 
 function randn32(rng: Rng, shape: readonly number[], scale = 1, shift = 0): Tensor {
   const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => shift + scale * rng.normal());
   return nb.tensor(data, { shape: [...shape] });
-}
-
-function onBackend<T>(backend: Backend, run: () => T): T {
-  nb.setBackend(backend);
-  try {
-    return run();
-  } finally {
-    nb.setBackend(undefined);
-  }
-}
-
-/** Runs `run` on both backends, each time from the same seed. */
-function onBoth<T>(seed: number, run: (rng: Rng) => T): { wasm: T; reference: T } {
-  return { wasm: onBackend("wasm", () => run(new Rng(seed))), reference: onBackend("reference", () => run(new Rng(seed))) };
-}
-
-/** Launch counts by label during `run`, on the wasm backend. */
-function launchesDuring(run: () => void): Map<string, number> {
-  const before = new Map(launchCounts);
-  onBackend("wasm", run);
-  const delta = new Map<string, number>();
-  for (const [label, count] of launchCounts) {
-    const added = count - (before.get(label) ?? 0);
-    if (added > 0) delta.set(label, added);
-  }
-  return delta;
 }
 
 const values = (t: Tensor): Float64Array => Float64Array.from(t.toArray());
@@ -65,7 +37,7 @@ describe("layerNorm on the row kernels", () => {
   const shapes = [[1, 1], [3, 3], [2, 4], [7, 5], [2, 3, 17], [5, 67]];
   for (const shape of shapes) {
     test(`values and gradients match reference for ${JSON.stringify(shape)}`, () => {
-      const { wasm, reference } = onBoth(shape.length * 100 + shape[shape.length - 1], forwardAndBackward(shape, 3));
+      const { wasm, reference } = onBoth(forwardAndBackward(shape, 3), shape.length * 100 + shape[shape.length - 1]);
       const names = ["y", "dx", "dweight", "dbias"];
       // float32 row sums over at most 67 elements, against float64 sums.
       wasm.forEach((v, i) => expectClose(v, reference[i], { rtol: 1e-4, atol: 1e-4 }, names[i]));
@@ -99,7 +71,7 @@ describe("layerNorm on the row kernels", () => {
     };
     const counts = launchesDuring(() => void run(new Rng(1)));
     expect(counts.get("reference layerNorm")).toBe(1);
-    const { wasm, reference } = onBoth(1, run);
+    const { wasm, reference } = onBoth(run, 1);
     expectClose(wasm, reference, { rtol: 1e-12, atol: 1e-12 }, "float64 y");
   });
 
@@ -111,7 +83,7 @@ describe("layerNorm on the row kernels", () => {
       nb.sum(nb.square(nb.sub(norm.call(x), target))).backward();
       return norm.parameters().map((p) => values(p.grad as Tensor));
     };
-    const { wasm, reference } = onBoth(9, run);
+    const { wasm, reference } = onBoth(run, 9);
     wasm.forEach((g, i) => expectClose(g, reference[i], { rtol: 1e-4, atol: 1e-4 }, `gradient ${i}`));
   });
 });
@@ -140,7 +112,7 @@ describe("int32 reductions on kernels", () => {
       test(`${name} over ${JSON.stringify(axis)} of ${JSON.stringify(shape)} matches reference bit for bit`, () => {
         const bound = name === "prod" ? 70000 : 2 ** 30;
         const run = (rng: Rng): number[] => Array.from(reduceFn(randInt32(rng, shape, bound), { axis }).toArray());
-        const { wasm, reference } = onBoth(shape.length * 31 + shape[0], run);
+        const { wasm, reference } = onBoth(run, shape.length * 31 + shape[0]);
         expect(wasm).toEqual(reference);
       });
     }
@@ -185,7 +157,7 @@ describe("float64 and int32 matmul on kernels", () => {
       test(`${dtype} ${transA ? "T" : "N"}${transB ? "T" : "N"} matches reference bit for bit`, () => {
         const run = (rng: Rng): number[][] =>
           sizes.map(([m, k, n]) => Array.from(nb.matmul(matrix(rng, dtype, [2], m, k, transA), matrix(rng, dtype, [2], k, n, transB)).toArray()));
-        const { wasm, reference } = onBoth(transA ? 7 : 8, run);
+        const { wasm, reference } = onBoth(run, transA ? 7 : 8);
         expect(wasm).toEqual(reference);
       });
     }
@@ -197,7 +169,7 @@ describe("float64 and int32 matmul on kernels", () => {
       const b = nb.where(nb.greater(operand(rng, "float64", [5, 9]), 1), NaN, operand(rng, "float64", [5, 9]));
       return Array.from(nb.matmul(a, b).toArray());
     };
-    const { wasm, reference } = onBoth(12, run);
+    const { wasm, reference } = onBoth(run, 12);
     expect(wasm.some(Number.isNaN)).toBe(true);
     expect(wasm).toEqual(reference);
   });
@@ -224,7 +196,7 @@ describe("float64 and int32 matmul on kernels", () => {
     const counts = launchesDuring(() => void run(new Rng(2)));
     expect(counts.get("matmul float64")).toBe(2);
     expect([...counts.keys()].filter((label) => label.startsWith("reference"))).toEqual([]);
-    const { wasm, reference } = onBoth(2, run);
+    const { wasm, reference } = onBoth(run, 2);
     expect(wasm).toEqual(reference);
   });
 });

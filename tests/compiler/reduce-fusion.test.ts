@@ -4,9 +4,9 @@
 import { afterEach, describe, expect, test } from "vitest";
 import * as nb from "../../src/index.js";
 import type { Tensor } from "../../src/index.js";
-import { launchCounts } from "../../src/compiler/wasm/executor.js";
 import { expectClose } from "../support/finite-differences.js";
 import { Rng } from "../support/random.js";
+import { launchesDuring, onBackend, onBoth } from "../support/backends.js";
 
 type Backend = "wasm" | "reference";
 type FloatDType = "float32" | "float64";
@@ -21,32 +21,6 @@ function randn(rng: Rng, shape: readonly number[], dtype: FloatDType = "float32"
   const length = shape.reduce((a, b) => a * b, 1);
   const values = Array.from({ length }, () => rng.normal());
   return nb.tensor(dtype === "float32" ? Float32Array.from(values) : Float64Array.from(values), { shape: [...shape] });
-}
-
-function onBackend<T>(backend: Backend, run: () => T): T {
-  nb.setBackend(backend);
-  try {
-    return run();
-  } finally {
-    nb.setBackend(undefined);
-  }
-}
-
-/** Runs `run` on both backends, each time from the same seed. */
-function onBoth<T>(run: (rng: Rng) => T, seed = 11): { wasm: T; reference: T } {
-  return { wasm: onBackend("wasm", () => run(new Rng(seed))), reference: onBackend("reference", () => run(new Rng(seed))) };
-}
-
-/** Launch counts by label during `run`, on the wasm backend. */
-function launchesDuring(run: () => void): Map<string, number> {
-  const before = new Map(launchCounts);
-  onBackend("wasm", run);
-  const delta = new Map<string, number>();
-  for (const [label, count] of launchCounts) {
-    const added = count - (before.get(label) ?? 0);
-    if (added > 0) delta.set(label, added);
-  }
-  return delta;
 }
 
 function toArrays(...tensors: Tensor[]): Float64Array[] {
