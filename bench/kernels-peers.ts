@@ -1,6 +1,8 @@
 // Peer implementations for bench/kernels.ts: TensorFlow.js on its wasm backend (XNNPACK) and jax-js on
 // its wasm backend with jit. Each loader returns null, with the reason, when the peer cannot run here.
 
+import { seededValues } from "./seeded-data.js";
+
 export interface PeerOps {
   readonly name: string;
   /** Returns a function that multiplies two fixed n x n matrices once, or null when unsupported. */
@@ -10,16 +12,6 @@ export interface PeerOps {
 }
 
 export type PeerResult = { ok: true; peer: PeerOps } | { ok: false; name: string; reason: string };
-
-function filled(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let state = seed;
-  for (let i = 0; i < size; i++) {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    out[i] = state / 2 ** 32 - 0.5;
-  }
-  return out;
-}
 
 /** TensorFlow.js with @tensorflow/tfjs-backend-wasm, limited to one thread for a single-thread comparison. */
 export async function loadTfjs(): Promise<PeerResult> {
@@ -33,12 +25,12 @@ export async function loadTfjs(): Promise<PeerResult> {
     const peer: PeerOps = {
       name,
       matmul(n, transA, transB) {
-        const a = tf.tensor2d(filled(n * n, 1), [n, n]);
-        const b = tf.tensor2d(filled(n * n, 2), [n, n]);
+        const a = tf.tensor2d(seededValues(n * n, 1), [n, n]);
+        const b = tf.tensor2d(seededValues(n * n, 2), [n, n]);
         return () => tf.matMul(a, b, transA, transB).dispose();
       },
       tanhChain(size) {
-        const x = tf.tensor1d(filled(size, 3));
+        const x = tf.tensor1d(seededValues(size, 3));
         // The wasm backend runs each op synchronously, so the result is complete when the call returns.
         return () => tf.tidy(() => tf.mul(tf.tanh(tf.add(tf.mul(x, 1.5), 0.5)), x)).dispose();
       },
@@ -63,8 +55,8 @@ export async function loadJaxJs(): Promise<PeerResult> {
     const peer: PeerOps = {
       name,
       matmul(n, transA, transB) {
-        const a = np.array(filled(n * n, 1)).reshape([n, n]);
-        const b = np.array(filled(n * n, 2)).reshape([n, n]);
+        const a = np.array(seededValues(n * n, 1)).reshape([n, n]);
+        const b = np.array(seededValues(n * n, 2)).reshape([n, n]);
         const f = jax.jit((x: JaxArray, y: JaxArray) => np.matmul(transA ? x.transpose() : x, transB ? y.transpose() : y));
         return async () => {
           const out = f(a.ref, b.ref);
@@ -73,7 +65,7 @@ export async function loadJaxJs(): Promise<PeerResult> {
         };
       },
       tanhChain(size) {
-        const x = np.array(filled(size, 3));
+        const x = np.array(seededValues(size, 3));
         const f = jax.jit((v: JaxArray) => np.tanh(v.ref.mul(1.5).add(0.5)).mul(v));
         return async () => {
           const out = f(x.ref);

@@ -4,6 +4,7 @@
 
 import type { Tensor, Variable } from "@tensorflow/tfjs-core";
 import { mlpLearningRate, type MlpData } from "./training-data.js";
+import { seededValues } from "./seeded-data.js";
 
 /** The same training step and small op, as one peer runs them. */
 export interface TrainingPeer {
@@ -62,8 +63,8 @@ export async function loadTfjs(): Promise<TrainingPeerResult> {
         };
       },
       eagerAdd(size) {
-        const a = tf.tensor1d(filled(size, 1));
-        const b = tf.tensor1d(filled(size, 2));
+        const a = tf.tensor1d(seededValues(size, 1));
+        const b = tf.tensor1d(seededValues(size, 2));
         return () => {
           const sum = tf.add(a, b);
           const values = sum.dataSync();
@@ -123,8 +124,8 @@ export async function loadJaxJs(): Promise<TrainingPeerResult> {
         };
       },
       eagerAdd(size) {
-        const a = np.array(filled(size, 1));
-        const b = np.array(filled(size, 2));
+        const a = np.array(seededValues(size, 1));
+        const b = np.array(seededValues(size, 2));
         return () => np.add(a.ref, b.ref).dataSync() as Float32Array;
       },
     };
@@ -134,12 +135,3 @@ export async function loadJaxJs(): Promise<TrainingPeerResult> {
   }
 }
 
-function filled(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let state = seed;
-  for (let i = 0; i < size; i++) {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    out[i] = state / 2 ** 32 - 0.5;
-  }
-  return out;
-}

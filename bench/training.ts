@@ -11,6 +11,7 @@ import { makeSyntheticTask, TransformerClassifier, type ClassifierConfig } from 
 import { functionalStep, imperativeStep, learningRate } from "../examples/lib/training.js";
 import { makeMlpData, mlpLearningRate, transposed, type MlpData } from "./training-data.js";
 import { loadJaxJs, loadTfjs, type TrainingPeer } from "./training-peers.js";
+import { seededValues } from "./seeded-data.js";
 
 const quick = process.argv.includes("--quick");
 /** Free text stored in the record, for example what else ran on the host: `-- --note "text"`. */
@@ -150,8 +151,8 @@ async function benchMlp(data: MlpData, peers: TrainingPeer[]): Promise<{ rows: R
 }
 
 async function benchAdd(peers: TrainingPeer[]): Promise<Row[]> {
-  const a = nb.tensor(data1d(addSize, 1));
-  const b = nb.tensor(data1d(addSize, 2));
+  const a = nb.tensor(seededValues(addSize, 1));
+  const b = nb.tensor(seededValues(addSize, 2));
   const subjects: Subject[] = [
     { name: "nabla-ts eager", fn: () => nb.add(a, b).toArray() },
     ...peers.map((peer) => ({ name: peer.name, fn: peer.eagerAdd(addSize) })),
@@ -214,16 +215,6 @@ function benchTransformerReference(steps: number): Row[] {
   } finally {
     nb.setBackend(undefined);
   }
-}
-
-function data1d(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let state = seed;
-  for (let i = 0; i < size; i++) {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    out[i] = state / 2 ** 32 - 0.5;
-  }
-  return out;
 }
 
 interface Ratio {
