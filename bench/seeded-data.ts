@@ -1,6 +1,6 @@
 // Deterministic benchmark inputs shared by every benchmark and its peers.
 
-/** `size` float32 values in [-0.5, 0.5) from a linear congruential generator seeded with `seed`. */
+/** Returns `size` float32 values in [-0.5, 0.5) from a linear congruential generator seeded with `seed`. */
 export function seededValues(size: number, seed: number): Float32Array {
   const out = new Float32Array(size);
   let state = seed;

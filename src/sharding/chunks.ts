@@ -1,9 +1,9 @@
-// Where each device's shard lies: dimensions are split like torch.chunk, in ceil-sized chunks, so the
-// last shards may be short or empty when the axis size does not divide the dimension.
+// Shard bounds per device. Dimensions are split like torch.chunk, in ceil-sized chunks, so the last
+// shards may be short or empty when the axis size does not divide the dimension.
 
 import type { MeshLayout, ShardingSpec } from "./spec.js";
 
-/** [start, stop) of chunk `index` of `parts` ceil-sized chunks of a dimension of size `n`. */
+/** Returns [start, stop) of chunk `index` of `parts` ceil-sized chunks of a dimension of size `n`. */
 export function chunkBounds(n: number, parts: number, index: number): [number, number] {
   const size = Math.ceil(n / parts);
   const start = Math.min(n, index * size);
@@ -22,7 +22,7 @@ export function meshCoordinates(shape: readonly number[], device: number): numbe
 }
 
 /**
- * Per-dimension [start, stop) of `device`'s shard. A dimension split by several mesh axes is split by
+ * Returns the per-dimension [start, stop) of `device`'s shard. A dimension split by several mesh axes is split by
  * the first into chunks, each chunk by the next, and so on.
  */
 export function shardBounds(shape: readonly number[], spec: ShardingSpec, mesh: MeshLayout, device: number): [number, number][] {

@@ -29,7 +29,10 @@ export class ShardingSpec {
   readonly partial: Readonly<Record<string, PartialOp>>;
 
   constructor(dims: readonly DimSpec[], partial: Readonly<Record<string, PartialOp>> = {}) {
-    this.dims = dims.map((d) => (d === null ? [] : typeof d === "string" ? [d] : [...d]));
+    this.dims = dims.map((d) => {
+      if (d === null) return [];
+      return typeof d === "string" ? [d] : [...d];
+    });
     this.partial = { ...partial };
     this.#checkAxesOnce();
   }
@@ -52,7 +55,7 @@ export class ShardingSpec {
     return this.axes.length === 0;
   }
 
-  /** The same split with no pending partial results. */
+  /** Returns the same split with no pending partial results. */
   withoutPartial(): ShardingSpec {
     return new ShardingSpec(this.dims);
   }
