@@ -19,6 +19,7 @@ export {
   DeviceMemoryError, ShardingError, SerializationError,
 } from "./runtime/errors.js";
 export { setDebugLevel, debugLevel } from "./runtime/debug.js";
+export { wasmFeatures } from "./runtime/wasm/features.js";
 
 export {
   neg, abs, sign, relu, exp, log, log1p, sqrt, rsqrt, sin, cos, tanh, sigmoid, erf,
