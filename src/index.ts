@@ -16,9 +16,10 @@ export {
 export { treeFlatten, treeUnflatten, treeMap, registerPytreeNode, treedefToString, type TreeDef } from "./core/pytree.js";
 export {
   NablaError, ShapeError, DTypeError, IndexError, ValueError, AutogradError, NotSupportedError, TracerError, InternalError,
-  DeviceMemoryError, ShardingError,
+  DeviceMemoryError, ShardingError, SerializationError,
 } from "./runtime/errors.js";
 export { setDebugLevel, debugLevel } from "./runtime/debug.js";
+export { wasmFeatures } from "./runtime/wasm/features.js";
 
 export {
   neg, abs, sign, relu, exp, log, log1p, sqrt, rsqrt, sin, cos, tanh, sigmoid, erf,
@@ -47,6 +48,7 @@ export { setBackend } from "./core/executor.js";
 export { compile, type CompileOptions, type CompiledFunction } from "./compiler/compile.js";
 export { CompileStats } from "./compiler/stats.js";
 export * as nn from "./nn/index.js";
+export { save, load, type SaveOptions } from "./io/save-load.js";
 export { DeviceMesh, type MeshOptions } from "./sharding/mesh.js";
 export { ShardingSpec, P, checkSpec, type DimSpec, type PartialOp, type MeshLayout } from "./sharding/spec.js";
 export { chunkBounds, shardBounds, shardShape } from "./sharding/chunks.js";

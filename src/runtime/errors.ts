@@ -62,3 +62,13 @@ export class TimeoutError extends DeviceError {}
 
 /** A sharding spec that does not fit its tensor or mesh: an unknown axis, an axis used twice, a spec longer than the rank. */
 export class ShardingError extends NablaError {}
+
+/** A file that nb.load cannot read: missing, truncated, corrupted or in another format. `path` is the file. */
+export class SerializationError extends NablaError {
+  readonly path: string;
+
+  constructor(path: string, reason: string) {
+    super(`${path}: ${reason}`);
+    this.path = path;
+  }
+}

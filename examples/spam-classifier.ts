@@ -1,0 +1,6 @@
+// The real-data training job: a Transformer spam classifier on the SpamAssassin corpus, with a
+// logistic-regression baseline, checkpoints and exact resume. Flags: `--help`.
+
+import { runCli } from "nabla-ts/cli";
+
+process.exitCode = runCli(["train", ...process.argv.slice(2)]);
