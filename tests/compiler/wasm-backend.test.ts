@@ -114,3 +114,16 @@ describe("device configuration", () => {
     expect(() => nb.configureDevice({ capacityBytes: 1000 })).toThrow(/from 65536/);
   });
 });
+
+describe("casts to int32", () => {
+  test("saturate out of range on both backends", () => {
+    const expected = [2147483647, -2147483648, 2, -2, 0, 0];
+    for (const dtype of ["float32", "float64"] as const) {
+      const run = () => nb.cast(nb.tensor([3e9, -3e9, 2.7, -2.7, Number.NaN, Infinity], { dtype }), "int32").tolist();
+      nb.setBackend("reference");
+      expect(run()).toEqual(expected);
+      nb.setBackend("wasm");
+      expect(run()).toEqual(expected);
+    }
+  });
+});

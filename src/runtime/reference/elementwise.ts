@@ -29,10 +29,13 @@ export function map3(
   return out;
 }
 
-/** Converts every element to `dtype`: floats to ints truncate toward zero, anything nonzero is `true`. */
+/**
+ * Converts every element to `dtype`: floats to int32 truncate toward zero and saturate at the int32
+ * range (NaN and infinities become 0); anything nonzero becomes `true`.
+ */
 export function castStorage(x: Storage, dtype: StorageDType): Storage {
   if (dtype === "bool") return map1(x, dtype, (v) => (v !== 0 ? 1 : 0));
-  if (dtype === "int32") return map1(x, dtype, (v) => (Number.isFinite(v) ? Math.trunc(v) : 0));
+  if (dtype === "int32") return map1(x, dtype, (v) => (Number.isFinite(v) ? Math.min(2147483647, Math.max(-2147483648, Math.trunc(v))) : 0));
   const out = allocate(dtype, x.length);
   out.set(x);
   return out;

@@ -225,8 +225,8 @@ export function emitCast(ctx: LaneContext, x: Value, dtype: StorageDType): Value
 }
 
 /**
- * Zeroes the lanes whose source is NaN or +-Infinity, which the reference stores as 0 when casting to int32.
- * NOTE: finite values outside the int32 range saturate here, where the reference wraps modulo 2^32.
+ * Zeroes the lanes whose source is NaN or +-Infinity, which the reference stores as 0 when casting to
+ * int32; finite values outside the int32 range saturate in both.
  */
 function zeroNonFinite(ctx: LaneContext, converted: Value, source: Value): Value {
   const finite = emitCompare(ctx, "less", emitUnary(ctx, "abs", source), emitConstant(ctx, Infinity, source.dtype));
