@@ -32,8 +32,8 @@ export function parseFlags(command: string, argv: readonly string[], flags: Flag
     }
     const spec = flags[name];
     if (spec === undefined) {
-      const known = Object.keys(flags).map((f) => `--${f}`).join(", ");
-      throw new UsageError(`${command}: unknown flag --${name}; accepted flags: ${known}, --help`);
+      const known = [...Object.keys(flags).map((f) => `--${f}`), "--help"].join(", ");
+      throw new UsageError(`${command}: unknown flag --${name}; accepted flags: ${known}`);
     }
     if (spec.kind === "boolean" || (spec.kind === "optional-string" && eq < 0)) {
       if (eq >= 0) throw new UsageError(`--${name} takes no value; pass it alone`);
@@ -59,7 +59,8 @@ function parseValue(name: string, raw: string, spec: FlagSpec): number | string 
 function valueHint(spec: FlagSpec): string {
   if (spec.kind === "boolean") return "";
   if (spec.kind === "optional-string") return "[=FILE]";
-  return ` <${spec.kind === "string" ? "path" : spec.kind}>`;
+  if (spec.kind === "string") return spec.accepted.includes(",") ? ` <${spec.accepted.replace(/, /g, "|")}>` : " <path>";
+  return ` <${spec.kind}>`;
 }
 
 /** Formats the flag table as help lines. */

@@ -1,6 +1,7 @@
 // Executors turn a scheduled graph into a runnable plan. The reference executor interprets it in plain
 // TypeScript; faster backends register themselves from the compiler layer when the package loads.
 
+import { ValueError } from "../runtime/errors.js";
 import { interpret } from "../runtime/interpreter.js";
 import type { Storage } from "../runtime/storage.js";
 import type { Node } from "./node.js";
@@ -51,7 +52,14 @@ export function installExecutor(executor: Executor): void {
   fastExecutor = executor;
 }
 
-const environmentBackend = typeof process === "undefined" ? undefined : process.env.NABLA_BACKEND;
+const backends = ["reference", "wasm"];
+const environmentBackend = readEnvironmentBackend();
+
+function readEnvironmentBackend(): string | undefined {
+  const value = typeof process === "undefined" ? undefined : process.env.NABLA_BACKEND;
+  if (value === undefined || value === "" || backends.includes(value)) return value || undefined;
+  throw new ValueError(`NABLA_BACKEND=${JSON.stringify(value)} is not a backend; use one of ${backends.join(", ")}`);
+}
 let forcedBackend: string | undefined = environmentBackend;
 
 /** Selects the backend by name ("reference" or "wasm"); `undefined` goes back to NABLA_BACKEND or the default. */

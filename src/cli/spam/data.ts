@@ -57,7 +57,9 @@ export function stratifiedSplit(emails: readonly Email[], seed: number, testFrac
     test.push(...members.slice(0, testSize));
     train.push(...members.slice(testSize));
   }
-  return { train: rng.shuffled(train), test };
+  // The test split is shuffled too, so that --limit's leading slice holds both classes.
+  const shuffledTrain = rng.shuffled(train);
+  return { train: shuffledTrain, test: rng.shuffled(test) };
 }
 
 /**
