@@ -1,6 +1,7 @@
 // Peer implementations for bench/kernels.ts: TensorFlow.js on its wasm backend (XNNPACK) and jax-js on
 // its wasm backend with jit. Each loader returns null, with the reason, when the peer cannot run here.
 
+import { startJaxJs, startTfjs } from "./peer-runtimes.js";
 import { seededValues } from "./seeded-data.js";
 
 export interface PeerOps {
@@ -16,12 +17,10 @@ export type PeerResult = { ok: true; peer: PeerOps } | { ok: false; name: string
 /** TensorFlow.js with @tensorflow/tfjs-backend-wasm, limited to one thread for a single-thread comparison. */
 export async function loadTfjs(): Promise<PeerResult> {
   const name = "tfjs-wasm";
+  const started = await startTfjs();
+  if (!started.ok) return { ok: false, name, reason: started.reason };
+  const tf = started.lib;
   try {
-    const tf = await import("@tensorflow/tfjs-core");
-    const wasm = await import("@tensorflow/tfjs-backend-wasm");
-    wasm.setThreadsCount(1);
-    if (!(await tf.setBackend("wasm"))) return { ok: false, name, reason: "tf.setBackend('wasm') returned false" };
-    await tf.ready();
     const peer: PeerOps = {
       name,
       matmul(n, transA, transB) {
@@ -44,12 +43,10 @@ export async function loadTfjs(): Promise<PeerResult> {
 /** jax-js on its wasm backend. Node 20 has no Web Worker global, so jax-js runs single-threaded here. */
 export async function loadJaxJs(): Promise<PeerResult> {
   const name = "jax-js-wasm";
+  const started = await startJaxJs();
+  if (!started.ok) return { ok: false, name, reason: started.reason };
+  const jax = started.lib;
   try {
-    const jax = await import("@jax-js/jax");
-    // init() without arguments probes WebGPU through `navigator`, which Node 20 lacks.
-    const devices = await jax.init("wasm");
-    if (!devices.includes("wasm")) return { ok: false, name, reason: `init("wasm") returned [${devices.join(", ")}]` };
-    jax.defaultDevice("wasm");
     const np = jax.numpy;
     type JaxArray = ReturnType<typeof np.array>;
     const peer: PeerOps = {

@@ -4,6 +4,7 @@
 
 import type { Tensor, Variable } from "@tensorflow/tfjs-core";
 import { mlpLearningRate, type MlpData } from "./training-data.js";
+import { startJaxJs, startTfjs } from "./peer-runtimes.js";
 import { seededValues } from "./seeded-data.js";
 
 /** The same training step and small op, as one peer runs them. */
@@ -24,12 +25,10 @@ export type TrainingPeerResult = { ok: true; peer: TrainingPeer } | { ok: false;
  */
 export async function loadTfjs(): Promise<TrainingPeerResult> {
   const name = "tfjs-wasm";
+  const started = await startTfjs();
+  if (!started.ok) return { ok: false, name, reason: started.reason };
+  const tf = started.lib;
   try {
-    const tf = await import("@tensorflow/tfjs-core");
-    const wasm = await import("@tensorflow/tfjs-backend-wasm");
-    wasm.setThreadsCount(1);
-    if (!(await tf.setBackend("wasm"))) return { ok: false, name, reason: "tf.setBackend('wasm') returned false" };
-    await tf.ready();
     const peer: TrainingPeer = {
       name,
       mlpStep(data) {
@@ -86,11 +85,10 @@ export async function loadTfjs(): Promise<TrainingPeerResult> {
  */
 export async function loadJaxJs(): Promise<TrainingPeerResult> {
   const name = "jax-js-wasm";
+  const started = await startJaxJs();
+  if (!started.ok) return { ok: false, name, reason: started.reason };
+  const jax = started.lib;
   try {
-    const jax = await import("@jax-js/jax");
-    const devices = await jax.init("wasm");
-    if (!devices.includes("wasm")) return { ok: false, name, reason: `init("wasm") returned [${devices.join(", ")}]` };
-    jax.defaultDevice("wasm");
     const np = jax.numpy;
     type JaxArray = ReturnType<typeof np.array>;
     type Params = { w1: JaxArray; b1: JaxArray; w2: JaxArray; b2: JaxArray };
