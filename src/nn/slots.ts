@@ -34,7 +34,7 @@ export function isModuleLike(value: unknown): value is HasModuleState {
   return typeof value === "object" && value !== null && moduleState in value;
 }
 
-/** True for an array that holds modules or parameters, which makes it a list slot. */
+/** True for an array that contains modules or parameters, which makes it a list slot. */
 function isMemberArray(name: string, value: unknown): value is readonly unknown[] {
   if (!Array.isArray(value) || value.length === 0) return false;
   const members = value.filter((v) => isModuleLike(v) || v instanceof Parameter).length;

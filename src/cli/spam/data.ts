@@ -57,7 +57,7 @@ export function stratifiedSplit(emails: readonly Email[], seed: number, testFrac
     test.push(...members.slice(0, testSize));
     train.push(...members.slice(testSize));
   }
-  // The test split is shuffled too, so that --limit's leading slice holds both classes.
+  // The test split is shuffled too, so that --limit's leading slice contains both classes.
   const shuffledTrain = rng.shuffled(train);
   return { train: shuffledTrain, test: rng.shuffled(test) };
 }

@@ -80,6 +80,15 @@ export function gatherKernel(spec: IndexSpec): IndexKernel {
   }, 1);
 }
 
+type AddableDType = "float32" | "float64" | "int32";
+
+/** The add, load and store instructions of each dtype scatter-add accepts. */
+const addInstructions = {
+  float32: { vectorOp: "f32x4.add", scalarOp: "f32.add", load: "f32.load", store: "f32.store" },
+  float64: { vectorOp: "f64x2.add", scalarOp: "f64.add", load: "f64.load", store: "f64.store" },
+  int32: { vectorOp: "i32x4.add", scalarOp: "i32.add", load: "i32.load", store: "i32.store" },
+} as const satisfies Record<AddableDType, object>;
+
 /** out = operand, then out[o, indices[j], i] += updates[o, j, i]; repeated indices add up in index order. */
 export function scatterAddKernel(spec: IndexSpec): IndexKernel {
   if (spec.dtype === "bool") throw new DTypeError("scatterAdd: bool operands cannot be added; cast to int32 first");
@@ -92,10 +101,7 @@ export function scatterAddKernel(spec: IndexSpec): IndexKernel {
     emitIndexCheck(c, indices, spec.count, n);
     c.get(output).get(operand).i32(sizeOf(spec.shape) * bytes).misc("memory.copy");
     c.get(updates).set(src);
-    const vectorOp = spec.dtype === "float32" ? "f32x4.add" : spec.dtype === "float64" ? "f64x2.add" : "i32x4.add";
-    const scalarOp = spec.dtype === "float32" ? "f32.add" : spec.dtype === "float64" ? "f64.add" : "i32.add";
-    const load = spec.dtype === "float32" ? "f32.load" : spec.dtype === "float64" ? "f64.load" : "i32.load";
-    const store = spec.dtype === "float32" ? "f32.store" : spec.dtype === "float64" ? "f64.store" : "i32.store";
+    const { vectorOp, scalarOp, load, store } = addInstructions[spec.dtype as AddableDType];
     const perVector = 16 / bytes;
     emitFor(c, o, outer, 1, () => {
       emitFor(c, j, spec.count, 1, () => {
