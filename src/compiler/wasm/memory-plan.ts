@@ -16,23 +16,38 @@ function aligned(bytes: number): number {
   return Math.ceil(Math.max(bytes, 1) / allocationAlignment) * allocationAlignment;
 }
 
+/** True for buffers that are live when the program starts (inputs) or when it ends (outputs). */
+function isPinned(buffer: PlannedBuffer): boolean {
+  return buffer.firstStep < 0 || buffer.lastStep === Infinity;
+}
+
 /**
- * Assigns byte offsets by first fit in order of first use: a buffer may reuse the space of any buffer
- * whose last use came strictly before its first write. Returns the offsets and the arena size.
+ * Assigns byte offsets. Program inputs (first step -1) are all live when the program starts and
+ * outputs (last step Infinity) all when it ends, so both get consecutive offsets at the bottom of the
+ * arena; keeping them out of the first-fit search keeps planning linear in their number. The other
+ * buffers are placed by first fit in order of first use: a buffer may reuse the space of any buffer
+ * whose last use came strictly before its first write.
  */
 export function planMemory(buffers: readonly PlannedBuffer[]): { offsets: number[]; arenaBytes: number } {
   const offsets = new Array<number>(buffers.length);
-  const order = buffers.map((_, i) => i).sort((a, b) => buffers[a].firstStep - buffers[b].firstStep || a - b);
+  let inputBytes = 0;
+  buffers.forEach((buffer, i) => {
+    if (!isPinned(buffer)) return;
+    offsets[i] = inputBytes;
+    inputBytes += aligned(buffer.bytes);
+  });
+
+  const order = buffers.flatMap((buffer, i) => (isPinned(buffer) ? [] : [i])).sort((a, b) => buffers[a].firstStep - buffers[b].firstStep || a - b);
   // Ranges still in use, sorted by start; buffers come in order of first write, so a range whose last
   // read is before the current first write can be dropped for good.
   let live: { start: number; end: number; lastStep: number }[] = [];
-  let arenaBytes = 0;
+  let arenaBytes = inputBytes;
 
   for (const i of order) {
     const buffer = buffers[i];
     const size = aligned(buffer.bytes);
     live = live.filter((r) => r.lastStep >= buffer.firstStep);
-    let offset = 0;
+    let offset = inputBytes;
     let at = 0;
     for (; at < live.length; at++) {
       if (offset + size <= live[at].start) break;
