@@ -2,7 +2,7 @@
 
 import * as nb from "nabla-ts";
 import { runBench } from "./commands/bench.js";
-import { runInfo } from "./commands/info.js";
+import { packageVersion, runInfo } from "./commands/info.js";
 import { runTrain } from "./commands/train.js";
 import { UsageError } from "./args.js";
 
@@ -21,7 +21,7 @@ Commands:
   info    print the Node.js version, cores, WebAssembly SIMD support and the default mesh shape
   bench   run the benchmarks of a source checkout, or print how
 
-Run \`nabla-ts <command> --help\` for a command's flags.`;
+Run \`nabla-ts <command> --help\` for a command's flags, \`nabla-ts --version\` for the version.`;
 
 /** Runs one command; returns the process exit code. Errors of nabla-ts print as one line and exit with 2 (usage) or 1. */
 export function runCli(argv: readonly string[]): number {
@@ -36,6 +36,9 @@ export function runCli(argv: readonly string[]): number {
         return 0;
       case "bench":
         return runBench(rest);
+      case "--version":
+        console.log(packageVersion());
+        return 0;
       case undefined:
       case "--help":
       case "help":

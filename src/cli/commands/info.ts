@@ -16,7 +16,7 @@ Flags:
 ${formatFlags({})}`;
 
 /** The version in nabla-ts's own package.json, found by walking up from this file. */
-function packageVersion(): string {
+export function packageVersion(): string {
   for (let folder = dirname(fileURLToPath(import.meta.url)); dirname(folder) !== folder; folder = dirname(folder)) {
     const manifest = join(folder, "package.json");
     if (!existsSync(manifest)) continue;

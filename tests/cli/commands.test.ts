@@ -1,0 +1,33 @@
+import { readFileSync } from "node:fs";
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { infoLines, runCli } from "../../src/cli/index.js";
+
+const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("nabla-ts command line", () => {
+  test("--version prints the package version", () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    expect(runCli(["--version"])).toBe(0);
+    expect(log).toHaveBeenCalledWith(version);
+  });
+
+  test("info names this package's version", () => {
+    expect(infoLines()[0]).toBe(`nabla-ts ${version}`);
+  });
+
+  test("unknown command exits with 2", () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    expect(runCli(["fly"])).toBe(2);
+    expect(String(error.mock.calls[0][0])).toContain('unknown command "fly"; accepted commands: train, info, bench');
+  });
+
+  test("unknown flag lists the accepted ones", () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    expect(runCli(["info", "--bogus"])).toBe(2);
+    expect(String(error.mock.calls[0][0])).toContain("accepted flags: --help");
+  });
+});
