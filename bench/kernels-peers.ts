@@ -1,7 +1,7 @@
 // Peer implementations for bench/kernels.ts: TensorFlow.js on its wasm backend (XNNPACK) and jax-js on
 // its wasm backend with jit. Each loader returns null, with the reason, when the peer cannot run here.
 
-import { startJaxJs, startTfjs } from "./peer-runtimes.js";
+import { loadPeer, startJaxJs, startTfjs } from "./peer-runtimes.js";
 import { seededValues } from "./seeded-data.js";
 
 export interface PeerOps {
@@ -17,10 +17,7 @@ export type PeerResult = { ok: true; peer: PeerOps } | { ok: false; name: string
 /** TensorFlow.js with @tensorflow/tfjs-backend-wasm, limited to one thread for a single-thread comparison. */
 export async function loadTfjs(): Promise<PeerResult> {
   const name = "tfjs-wasm";
-  const started = await startTfjs();
-  if (!started.ok) return { ok: false, name, reason: started.reason };
-  const tf = started.lib;
-  try {
+  return loadPeer(name, startTfjs, (tf) => {
     const peer: PeerOps = {
       name,
       matmul(n, transA, transB) {
@@ -34,19 +31,14 @@ export async function loadTfjs(): Promise<PeerResult> {
         return () => tf.tidy(() => tf.mul(tf.tanh(tf.add(tf.mul(x, 1.5), 0.5)), x)).dispose();
       },
     };
-    return { ok: true, peer };
-  } catch (error) {
-    return { ok: false, name, reason: String(error) };
-  }
+    return peer;
+  });
 }
 
 /** jax-js on its wasm backend. Node 20 has no Web Worker global, so jax-js runs single-threaded here. */
 export async function loadJaxJs(): Promise<PeerResult> {
   const name = "jax-js-wasm";
-  const started = await startJaxJs();
-  if (!started.ok) return { ok: false, name, reason: started.reason };
-  const jax = started.lib;
-  try {
+  return loadPeer(name, startJaxJs, (jax) => {
     const np = jax.numpy;
     type JaxArray = ReturnType<typeof np.array>;
     const peer: PeerOps = {
@@ -71,8 +63,6 @@ export async function loadJaxJs(): Promise<PeerResult> {
         };
       },
     };
-    return { ok: true, peer };
-  } catch (error) {
-    return { ok: false, name, reason: String(error) };
-  }
+    return peer;
+  });
 }

@@ -32,3 +32,16 @@ export async function startJaxJs(): Promise<Started<typeof import("@jax-js/jax")
     return { ok: false, reason: String(error) };
   }
 }
+
+export type Loaded<P> = { readonly ok: true; readonly peer: P } | { readonly ok: false; readonly name: string; readonly reason: string };
+
+/** Starts a peer library and builds the benchmark's operations on it; a failure in either step becomes the reason. */
+export async function loadPeer<L, P>(name: string, start: () => Promise<Started<L>>, build: (lib: L) => P): Promise<Loaded<P>> {
+  const started = await start();
+  if (!started.ok) return { ok: false, name, reason: started.reason };
+  try {
+    return { ok: true, peer: build(started.lib) };
+  } catch (error) {
+    return { ok: false, name, reason: String(error) };
+  }
+}

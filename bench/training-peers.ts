@@ -4,7 +4,7 @@
 
 import type { Tensor, Variable } from "@tensorflow/tfjs-core";
 import { mlpLearningRate, type MlpData } from "./training-data.js";
-import { startJaxJs, startTfjs } from "./peer-runtimes.js";
+import { loadPeer, startJaxJs, startTfjs } from "./peer-runtimes.js";
 import { seededValues } from "./seeded-data.js";
 
 /** The same training step and small op, as one peer runs them. */
@@ -25,10 +25,7 @@ export type TrainingPeerResult = { ok: true; peer: TrainingPeer } | { ok: false;
  */
 export async function loadTfjs(): Promise<TrainingPeerResult> {
   const name = "tfjs-wasm";
-  const started = await startTfjs();
-  if (!started.ok) return { ok: false, name, reason: started.reason };
-  const tf = started.lib;
-  try {
+  return loadPeer(name, startTfjs, (tf) => {
     const peer: TrainingPeer = {
       name,
       mlpStep(data) {
@@ -72,10 +69,8 @@ export async function loadTfjs(): Promise<TrainingPeerResult> {
         };
       },
     };
-    return { ok: true, peer };
-  } catch (error) {
-    return { ok: false, name, reason: String(error) };
-  }
+    return peer;
+  });
 }
 
 /**
@@ -85,10 +80,7 @@ export async function loadTfjs(): Promise<TrainingPeerResult> {
  */
 export async function loadJaxJs(): Promise<TrainingPeerResult> {
   const name = "jax-js-wasm";
-  const started = await startJaxJs();
-  if (!started.ok) return { ok: false, name, reason: started.reason };
-  const jax = started.lib;
-  try {
+  return loadPeer(name, startJaxJs, (jax) => {
     const np = jax.numpy;
     type JaxArray = ReturnType<typeof np.array>;
     type Params = { w1: JaxArray; b1: JaxArray; w2: JaxArray; b2: JaxArray };
@@ -127,9 +119,7 @@ export async function loadJaxJs(): Promise<TrainingPeerResult> {
         return () => np.add(a.ref, b.ref).dataSync() as Float32Array;
       },
     };
-    return { ok: true, peer };
-  } catch (error) {
-    return { ok: false, name, reason: String(error) };
-  }
+    return peer;
+  });
 }
 
