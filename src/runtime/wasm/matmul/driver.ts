@@ -2,6 +2,7 @@
 
 import { CodeBuilder, type Local } from "../emitter/code.js";
 import type { MicroShape } from "./micro.js";
+import type { MatmulSpec } from "./spec.js";
 
 export interface DriverBlocking extends MicroShape {
   readonly kcBlock: number;
@@ -9,18 +10,6 @@ export interface DriverBlocking extends MicroShape {
   readonly ncBlock: number;
 }
 
-export interface DriverSpec {
-  readonly batch: number;
-  readonly m: number;
-  readonly k: number;
-  readonly n: number;
-  readonly transA?: boolean;
-  readonly transB?: boolean;
-  readonly batchStrideA?: number;
-  readonly batchStrideB?: number;
-  readonly bias?: boolean;
-  readonly activation?: string;
-}
 
 export interface WorkLayout {
   readonly packedA: number;
@@ -53,7 +42,7 @@ function forBlocks(c: CodeBuilder, counter: Local, size: Local, total: number, s
 }
 
 /** run(a, b, c, bias, work): the whole batched product. */
-export function buildDriver(spec: DriverSpec, blocking: DriverBlocking, work: WorkLayout, fn: DriverFunctions): CodeBuilder {
+export function buildDriver(spec: MatmulSpec, blocking: DriverBlocking, work: WorkLayout, fn: DriverFunctions): CodeBuilder {
   const { batch, m, k, n } = spec;
   const { mr, nr, kcBlock, mcBlock, ncBlock } = blocking;
   const c = new CodeBuilder([["a", "i32"], ["b", "i32"], ["c", "i32"], ["bias", "i32"], ["work", "i32"]]);

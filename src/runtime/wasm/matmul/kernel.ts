@@ -7,24 +7,11 @@ import { ModuleBuilder } from "../emitter/module.js";
 import { relaxedSimdSupported } from "../features.js";
 import { compileKernel, instantiate, type CompiledKernel } from "../kernel.js";
 import { buildDriver, buildEdgeIn, buildEdgeOut } from "./driver.js";
-import { buildMicroKernel, buildPacker, buildRowPacker, type Activation, type MicroShape } from "./micro.js";
+import { buildMicroKernel, buildPacker, buildRowPacker, type MicroShape } from "./micro.js";
+import type { MatmulSpec } from "./spec.js";
 
-export interface MatmulSpec {
-  readonly batch: number;
-  readonly m: number;
-  readonly k: number;
-  readonly n: number;
-  /** A is stored [K, M] (so the product uses A^T of the stored matrix). */
-  readonly transA?: boolean;
-  /** B is stored [N, K]. */
-  readonly transB?: boolean;
-  /** Elements between consecutive batch matrices of A and B; 0 broadcasts one matrix. Defaults to dense. */
-  readonly batchStrideA?: number;
-  readonly batchStrideB?: number;
-  /** Adds bias[N] to every row, then applies the activation. */
-  readonly bias?: boolean;
-  readonly activation?: Activation;
-}
+export type { MatmulSpec } from "./spec.js";
+
 
 export interface MatmulOptions {
   readonly relaxed?: boolean;
