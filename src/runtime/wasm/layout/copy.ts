@@ -88,12 +88,20 @@ function pushScalar(c: CodeBuilder, dtype: StorageDType, value: number): void {
   else c.i32(value !== 0 ? 1 : 0);
 }
 
+/** The scalar load and store of each dtype; bool is one byte. */
+const scalarAccess = {
+  float32: { load: "f32.load", store: "f32.store" },
+  float64: { load: "f64.load", store: "f64.store" },
+  int32: { load: "i32.load", store: "i32.store" },
+  bool: { load: "i32.load8_u", store: "i32.store8" },
+} as const satisfies Record<StorageDType, object>;
+
 function loadScalar(c: CodeBuilder, dtype: StorageDType): void {
-  c.mem(dtype === "float32" ? "f32.load" : dtype === "float64" ? "f64.load" : dtype === "int32" ? "i32.load" : "i32.load8_u");
+  c.mem(scalarAccess[dtype].load);
 }
 
 function storeScalar(c: CodeBuilder, dtype: StorageDType): void {
-  c.mem(dtype === "float32" ? "f32.store" : dtype === "float64" ? "f64.store" : dtype === "int32" ? "i32.store" : "i32.store8");
+  c.mem(scalarAccess[dtype].store);
 }
 
 /** Rows whose last axis is contiguous on both sides become one memory.copy; other rows copy element by element. */

@@ -26,12 +26,15 @@ export interface VectorAccumulator {
   readonly parts: readonly Local[];
 }
 
+/** The SIMD lane operation of each reduction, as the suffix of f32x4/f64x2 instructions. */
+const laneOps = { sum: "add", prod: "mul", max: "max", min: "min" } as const;
+
 export function vectorAccumulator(c: CodeBuilder, kind: ReduceKind, dtype: FloatDType): VectorAccumulator {
   const wide = kind === "sum" || kind === "prod";
   const promote = wide && dtype === "float32";
   const parts = promote ? [c.local("v128", "accLow"), c.local("v128", "accHigh")] : [c.local("v128", "acc")];
   const laneType = promote || dtype === "float64" ? "f64x2" : "f32x4";
-  const op = kind === "sum" ? "add" : kind === "prod" ? "mul" : kind;
+  const op = laneOps[kind];
   const incoming = c.local("v128", "incoming");
   const combine = (): void => {
     c.simd(`${laneType}.${op}`);
@@ -90,8 +93,10 @@ export function vectorAccumulator(c: CodeBuilder, kind: ReduceKind, dtype: Float
   };
 }
 
-export function scalarOp(kind: ReduceKind): "f64.add" | "f64.mul" | "f64.max" | "f64.min" {
-  return kind === "sum" ? "f64.add" : kind === "prod" ? "f64.mul" : kind === "max" ? "f64.max" : "f64.min";
+const scalarOps = { sum: "f64.add", prod: "f64.mul", max: "f64.max", min: "f64.min" } as const;
+
+export function scalarOp(kind: ReduceKind): (typeof scalarOps)[ReduceKind] {
+  return scalarOps[kind];
 }
 
 export function scalarIdentity(kind: ReduceKind): number {
