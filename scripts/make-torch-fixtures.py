@@ -7,7 +7,7 @@ Each file contains fixed parameters and inputs, PyTorch's outputs, and the gradi
 sum(output * cotangent) with respect to the parameters (PyTorch names) and the float inputs.
 
 Parameters and inputs are drawn in float32, so they are exact in either precision, and PyTorch
-then computes in float64: the stored outputs are the exact answer for those float32 values, free
+then computes in float64: the stored outputs are the exact results for those float32 values, free
 of PyTorch's own float32 rounding, and the tests can check nabla-ts in float32 and in float64.
 """
 

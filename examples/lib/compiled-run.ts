@@ -11,7 +11,7 @@ interface CompiledRunOptions {
   readonly step: typeof functionalStep;
 }
 
-/** Fresh model and AdamW state; eval() first, so the compiled step sees one train/eval flag throughout. */
+/** Returns a fresh model and AdamW state, in eval mode first so that every compiled step uses one train/eval flag. */
 function freshState(config: ClassifierConfig): [TransformerClassifier, nb.nn.optim.AdamState] {
   const model = new TransformerClassifier(config);
   model.eval();

@@ -60,8 +60,8 @@ function replay(traced: TracedProgram, leaves: readonly (Tensor | number)[], ava
 }
 
 /**
- * Compiles `fn`: the first call with a new key (argument structure, each leaf's shape, dtype and
- * sharding, static arguments) traces `fn` with abstract tensors; later calls with that key replay the
+ * Compiles `fn`. The first call with a new key (argument structure, each leaf's shape, dtype and
+ * sharding, static arguments) traces `fn` with abstract tensors. Later calls with that key replay the
  * traced program without running `fn`. JavaScript numbers in the arguments are traced as scalars, so a
  * changing learning rate does not recompile. `fn` must be pure: side effects happen once, at trace time.
  */

@@ -134,7 +134,7 @@ export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
   if (options.shape !== undefined) {
     checkShape(op, options.shape);
     if (sizeOf(options.shape) !== values.length) {
-      throw new ShapeError(`${op}: shape ${formatShape(options.shape)} holds ${sizeOf(options.shape)} elements but the data has ${values.length}`);
+      throw new ShapeError(`${op}: shape ${formatShape(options.shape)} has ${sizeOf(options.shape)} elements but the data has ${values.length}`);
     }
     shape = [...options.shape];
   }

@@ -80,8 +80,8 @@ export function treeFlatten(tree: unknown): { leaves: Tensor[]; treedef: TreeDef
 }
 
 /**
- * Like `treeFlatten`, but JavaScript numbers outside registered classes are leaves too; compile
- * traces them as weak scalars so that a changing learning rate does not change the structure.
+ * Like `treeFlatten`, but JavaScript numbers outside registered classes are leaves too. Compile
+ * traces them as weak scalars, so a changing learning rate does not change the structure.
  */
 export function treeFlattenWithNumbers(tree: unknown): { leaves: (Tensor | number)[]; treedef: TreeDef } {
   const leaves: (Tensor | number)[] = [];

@@ -94,7 +94,7 @@ function checkedPayload(bytes: Buffer, path: string): Buffer {
   const actualLength = bytes.length - headerSize;
   if (actualLength !== expectedLength) {
     const state = actualLength < expectedLength ? "truncated" : "longer than its header says";
-    throw new SerializationError(path, `the file is ${state}: the payload has ${actualLength} bytes, the header says ${expectedLength}`);
+    throw new SerializationError(path, `the file is ${state}: the payload has ${actualLength} bytes, the header records ${expectedLength}`);
   }
   const payload = bytes.subarray(headerSize);
   const digest = createHash("sha256").update(payload).digest();

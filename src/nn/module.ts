@@ -193,7 +193,7 @@ export class Module {
     const strict = options.strict ?? true;
     for (const [key, value] of Object.entries(state)) {
       if (!(value instanceof Tensor)) {
-        throw new ValueError(`${this.constructor.name}.loadStateDict: "${key}" holds a ${value === null ? "null" : typeof value}, not a Tensor; wrap the data with nb.tensor(...)`);
+        throw new ValueError(`${this.constructor.name}.loadStateDict: "${key}" contains a ${value === null ? "null" : typeof value}, not a Tensor; wrap the data with nb.tensor(...)`);
       }
     }
     const targets = new Map(this.members("all").filter((m) => m.persistent).map((m) => [m.name, m.value as Tensor]));

@@ -72,8 +72,8 @@ function resolveSlice(spec: SliceSpec, n: number, axis: number): { start: number
 }
 
 /**
- * Python-style slicing: one entry per leading axis, each `null` (the whole axis), `[start, stop, step?]`
- * or `{start, stop, step}`; negative indices count from the end and negative steps walk backwards.
+ * Slices Python-style, with one entry per leading axis: `null` (the whole axis), `[start, stop, step?]`
+ * or `{start, stop, step}`. Negative indices count from the end, and negative steps walk backwards.
  */
 export function slice(x: Tensor, specs: readonly (SliceSpec | readonly (number | null)[] | null)[]): Tensor {
   if (specs.length > x.ndim) throw new IndexError(`slice: ${specs.length} slice entries for a tensor of rank ${x.ndim}`);

@@ -23,7 +23,7 @@ export class ValueError extends NablaError {}
 /** A misuse of automatic differentiation, such as backward on a non-scalar. */
 export class AutogradError extends NablaError {}
 
-/** A combination that nabla-ts does not support yet; the message says what to do instead. */
+/** A combination that nabla-ts does not support yet; the message names what to do instead. */
 export class NotSupportedError extends NablaError {}
 
 /** A concrete value was requested from an abstract (traced) tensor. */

@@ -21,7 +21,7 @@ checkout's devDependencies (\`npm ci\`); an installed package has no benchmarks.
 Flags:
 ${formatFlags(benchFlags)}`;
 
-/** Finds the package root: the nearest folder above this file that holds a package.json. */
+/** Finds the package root: the nearest folder above this file that contains a package.json. */
 function packageRoot(): string {
   let folder = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(folder, "package.json")) && dirname(folder) !== folder) folder = dirname(folder);

@@ -34,7 +34,7 @@ function countUses(schedule: Schedule, outputs: readonly Node[]): Map<Node, numb
 }
 
 /**
- * Lowers every node of the schedule; returns the program, the outputs' dense buffers, and the
+ * Lowers every node of the schedule. Returns the program, the outputs' dense buffers, and the
  * positions of the nodes whose value ended up as a dense buffer of their own.
  */
 export function lowerSchedule(

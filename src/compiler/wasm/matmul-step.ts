@@ -1,5 +1,5 @@
-// Lowering matmul: operands are read in place when they are row-major or transposed matrices with a
-// uniform batch stride (0 for a broadcast batch); anything else is first copied to a dense buffer.
+// Matmul lowering. An operand is read in place when it is a row-major or transposed matrix with a
+// uniform batch stride (0 for a broadcast batch). Any other operand is first copied to a dense buffer.
 
 import type { Node } from "../../core/node.js";
 import { sizeOf, stridesOf } from "../../core/shape.js";

@@ -22,11 +22,11 @@ function isPinned(buffer: PlannedBuffer): boolean {
 }
 
 /**
- * Assigns byte offsets. Program inputs (first step -1) are all live when the program starts and
- * outputs (last step Infinity) all when it ends, so both get consecutive offsets at the bottom of the
- * arena; keeping them out of the first-fit search keeps planning linear in their number. The other
- * buffers are placed by first fit in order of first use: a buffer may reuse the space of any buffer
- * whose last use came strictly before its first write.
+ * Assigns byte offsets. Program inputs (first step -1) are all live when the program starts, and
+ * outputs (last step Infinity) are all live when it ends. Both get consecutive offsets at the bottom of
+ * the arena, which keeps them out of the first-fit search and planning linear in their number. The
+ * other buffers are placed by first fit in order of first use. A buffer may reuse the space of any
+ * buffer whose last use came strictly before its first write.
  */
 export function planMemory(buffers: readonly PlannedBuffer[]): { offsets: number[]; arenaBytes: number } {
   const offsets = new Array<number>(buffers.length);
@@ -38,7 +38,7 @@ export function planMemory(buffers: readonly PlannedBuffer[]): { offsets: number
   });
 
   const order = buffers.flatMap((buffer, i) => (isPinned(buffer) ? [] : [i])).sort((a, b) => buffers[a].firstStep - buffers[b].firstStep || a - b);
-  // Ranges still in use, sorted by start; buffers come in order of first write, so a range whose last
+  // Ranges still in use, sorted by start. Buffers come in order of first write, so a range whose last
   // read is before the current first write can be dropped for good.
   let live: { start: number; end: number; lastStep: number }[] = [];
   let arenaBytes = inputBytes;

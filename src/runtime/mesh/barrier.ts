@@ -3,8 +3,8 @@
 // Every device runs the same collectives in the same order (validateProgram enforces it), so the k-th
 // barrier of a run means the same point on every device. A device arrives by storing k in its own
 // counter and then waits until each peer of its group has stored at least k. Counters only grow within
-// a run (an abort sets them to the maximum), so a peer that is already past barrier k blocks no one. Waiting per peer also tells a
-// timed-out device exactly which peer never arrived.
+// a run (an abort sets them to the maximum), so a peer that is already past barrier k blocks no one.
+// Because each device waits on each peer in turn, a device that times out knows which peer never arrived.
 
 import { DeviceState, FaultKind, Slot, type ControlBlock } from "./control.js";
 

@@ -30,8 +30,8 @@ export function map3(
 }
 
 /**
- * Converts every element to `dtype`: floats to int32 truncate toward zero and saturate at the int32
- * range (NaN and infinities become 0); anything nonzero becomes `true`.
+ * Converts every element to `dtype`. Floats to int32 truncate toward zero and saturate at the int32
+ * range, with NaN and infinities becoming 0. For bool, anything nonzero becomes `true`.
  */
 export function castStorage(x: Storage, dtype: StorageDType): Storage {
   if (dtype === "bool") return map1(x, dtype, (v) => (v !== 0 ? 1 : 0));
