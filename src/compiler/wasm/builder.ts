@@ -101,13 +101,7 @@ export class ProgramBuilder {
       outputs: [local],
     });
     const outRef = this.ref(output, 0, dtype);
-    const count = leaves.length;
-    this.steps.push({
-      kind: "kernel",
-      label: "elementwise",
-      refs: [...refs, outRef],
-      launch: (memory, offsets) => kernel.run(memory, offsets.slice(0, count), offsets.slice(count)),
-    });
+    this.steps.push({ kind: "kernel", label: "elementwise", kernel: kernel.kernel, args: [...refs, outRef] });
     return output;
   }
 

@@ -5,13 +5,15 @@ import type { Node } from "../../core/node.js";
 import type { Schedule } from "../../core/schedule.js";
 import { sizeOf } from "../../core/shape.js";
 import { debugLog } from "../../runtime/debug.js";
-import { ValueError } from "../../runtime/errors.js";
+import { IndexError, ValueError } from "../../runtime/errors.js";
+import { instantiate } from "../../runtime/wasm/kernel.js";
+import { outOfRangeMessage } from "../../runtime/wasm/layout/indexing.js";
 import { DeviceMemory } from "../../runtime/device/memory.js";
 import { itemSize, type Storage } from "../../runtime/storage.js";
 import type { Value } from "./builder.js";
 import { lowerSchedule } from "./lower.js";
 import { planMemory } from "./memory-plan.js";
-import type { BufferRef, Step } from "./steps.js";
+import type { BufferRef, KernelStep, Step } from "./steps.js";
 
 let device: DeviceMemory | undefined;
 let capacityBytes: number | undefined;
@@ -66,6 +68,15 @@ function countLaunch(label: string): void {
   launchCounts.set(label, (launchCounts.get(label) ?? 0) + 1);
 }
 
+function launchKernel(step: KernelStep, memory: WebAssembly.Memory, address: (ref: BufferRef) => number): void {
+  const run = instantiate(step.kernel, memory).exports.run as (...args: number[]) => number | undefined;
+  const status = run(...step.args.map((arg) => (typeof arg === "number" ? arg : address(arg))));
+  const check = step.indexCheck;
+  if (check === undefined || status === 0 || status === undefined) return;
+  const bad = new Int32Array(memory.buffer, address(check.indices) + 4 * (status - 1), 1)[0];
+  throw new IndexError(outOfRangeMessage(check.op, bad, status - 1, check.bound));
+}
+
 function runStep(step: Step, memory: DeviceMemory, address: (ref: BufferRef) => number, inputs: readonly Storage[]): void {
   switch (step.kind) {
     case "upload":
@@ -73,7 +84,7 @@ function runStep(step: Step, memory: DeviceMemory, address: (ref: BufferRef) => 
       return;
     case "kernel":
       countLaunch(step.label);
-      step.launch(memory.memory, step.refs.map(address));
+      launchKernel(step, memory.memory, address);
       return;
     case "reference": {
       countLaunch(`reference ${step.label}`);

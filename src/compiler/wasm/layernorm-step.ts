@@ -28,8 +28,8 @@ export function planLayerNorm(builder: ProgramBuilder, node: Node, inputs: reado
   builder.steps.push({
     kind: "kernel",
     label: "layerNorm",
-    refs: [...inputRefs, ...outputRefs],
-    launch: (memory, [x, w, b, y, mean, rstd]) => void kernel.run(memory, x, w, b, y, mean, rstd),
+    kernel: kernel.kernel,
+    args: [...inputRefs, ...outputRefs],
   });
   return denseValue(output, node.shape);
 }
@@ -49,8 +49,8 @@ export function planLayerNormGrad(builder: ProgramBuilder, node: Node, inputs: r
   builder.steps.push({
     kind: "kernel",
     label: "layerNormStats",
-    refs: [builder.ref(x.buffer, x.offset, "float32"), ...stats.map((b) => builder.ref(b, 0, "float32"))],
-    launch: (memory, [xOffset, mean, rstd]) => void statsKernel.run(memory, xOffset, mean, rstd),
+    kernel: statsKernel.kernel,
+    args: [builder.ref(x.buffer, x.offset, "float32"), ...stats.map((b) => builder.ref(b, 0, "float32"))],
   });
 
   const output = builder.newBuffer("float32", (rows + 2) * cols);
@@ -63,8 +63,8 @@ export function planLayerNormGrad(builder: ProgramBuilder, node: Node, inputs: r
   builder.steps.push({
     kind: "kernel",
     label: "layerNormGrad",
-    refs,
-    launch: (memory, offsets) => void backward.run(memory, ...(offsets as [number, number, number, number, number, number, number, number])),
+    kernel: backward.kernel,
+    args: refs,
   });
   return denseValue(output, node.shape);
 }

@@ -26,20 +26,22 @@ export function lowerLayout(builder: ProgramBuilder, node: Node, inputs: readonl
       const [x, indices] = node.inputs;
       const { axis } = node.params as ParamsOf<"gather">;
       const kernel = gatherKernel({ shape: [...x.shape], axis, count: sizeOf(indices.shape), dtype: x.dtype });
-      builder.steps.push({ kind: "kernel", label: "gather", refs: [...refs, outRef], launch: (memory, offsets) => kernel.run(memory, ...offsets) });
+      const indexCheck = { op: "gather", indices: refs[1], bound: x.shape[axis] };
+      builder.steps.push({ kind: "kernel", label: "gather", kernel: kernel.kernel, args: [...refs, outRef], indexCheck });
       break;
     }
     case "scatterAdd": {
       const [x, indices] = node.inputs;
       const { axis } = node.params as ParamsOf<"scatterAdd">;
       const kernel = scatterAddKernel({ shape: [...x.shape], axis, count: sizeOf(indices.shape), dtype: x.dtype });
-      builder.steps.push({ kind: "kernel", label: "scatterAdd", refs: [...refs, outRef], launch: (memory, offsets) => kernel.run(memory, ...offsets) });
+      const indexCheck = { op: "scatterAdd", indices: refs[1], bound: x.shape[axis] };
+      builder.steps.push({ kind: "kernel", label: "scatterAdd", kernel: kernel.kernel, args: [...refs, outRef], indexCheck });
       break;
     }
     case "pad": {
       const { low, high, interior, value } = node.params as ParamsOf<"pad">;
       const kernel = padKernel({ shape: [...node.inputs[0].shape], dtype: node.dtype, low, high, interior, value });
-      builder.steps.push({ kind: "kernel", label: "pad", refs: [refs[0], outRef], launch: (memory, [src, dst]) => kernel.run(memory, src, dst) });
+      builder.steps.push({ kind: "kernel", label: "pad", kernel: kernel.kernel, args: [refs[0], outRef] });
       break;
     }
     case "concat":
@@ -62,6 +64,6 @@ function emitConcat(builder: ProgramBuilder, node: Node, refs: ReturnType<Progra
     if (sizeOf(part.shape) === 0) return;
     const kernel = copyKernel({ shape: [...part.shape], dtype: node.dtype, srcStrides: stridesOf(part.shape), dstStrides: outStrides, dstOffset: offset });
     const outRef = builder.ref(output, 0, node.dtype);
-    builder.steps.push({ kind: "kernel", label: "concat", refs: [refs[i], outRef], launch: (memory, [src, dst]) => kernel.run(memory, src, dst) });
+    builder.steps.push({ kind: "kernel", label: "concat", kernel: kernel.kernel, args: [refs[i], outRef] });
   });
 }

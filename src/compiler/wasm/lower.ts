@@ -9,6 +9,7 @@ import type { Schedule } from "../../core/schedule.js";
 import { sizeOf, stridesOf } from "../../core/shape.js";
 import { InternalError } from "../../runtime/errors.js";
 import type { StorageDType } from "../../runtime/storage.js";
+import type { CompiledKernel } from "../../runtime/wasm/kernel.js";
 import { argReduceKernel } from "../../runtime/wasm/reduce/arg.js";
 import { fusedReduceKernel } from "../../runtime/wasm/reduce/kernel.js";
 import { int32ReduceKernel } from "../../runtime/wasm/reduce/int32.js";
@@ -113,7 +114,7 @@ function lowerNode(builder: ProgramBuilder, node: Node): Value {
     case "random": {
       const kernel = randomKernel({ kind: lowering.draw, count: sizeOf(node.shape), dtype: node.dtype });
       const key = builder.materialize(inputs[0], node.inputs[0].shape, node.inputs[0].dtype);
-      return emitUnaryKernel(builder, node, key, (memory, [keyOffset, outOffset]) => kernel.run(memory, keyOffset, outOffset), `random ${lowering.draw}`);
+      return emitUnaryKernel(builder, node, key, kernel.kernel, `random ${lowering.draw}`);
     }
     case "reference":
       return lowerReference(builder, node, inputs);
@@ -173,13 +174,7 @@ function lowerReduce(builder: ProgramBuilder, node: Node, input: Value): Value {
   const output = builder.newBuffer(node.dtype, sizeOf(node.shape));
   const outRef = builder.ref(output, 0, node.dtype);
   const label = local.kind === "input" ? `reduce ${kind}` : `elementwise+reduce ${kind}`;
-  const count = leaves.length;
-  builder.steps.push({
-    kind: "kernel",
-    label,
-    refs: [...refs, outRef],
-    launch: (memory, offsets) => kernel.run(memory, offsets.slice(0, count), offsets[count]),
-  });
+  builder.steps.push({ kind: "kernel", label, kernel: kernel.kernel, args: [...refs, outRef] });
   return { kind: "buffer", buffer: output, view: { strides: stridesOf(node.shape), offset: 0 }, dtype: node.dtype };
 }
 
@@ -190,7 +185,7 @@ function lowerInt32Reduce(builder: ProgramBuilder, node: Node, input: Value): Va
   const kind = kinds[node.prim as keyof typeof kinds];
   const { axes } = node.params as ParamsOf<"reduceSum">;
   const kernel = int32ReduceKernel({ shape: [...source.shape], axes: [...axes], kind });
-  return emitUnaryKernel(builder, node, dense, (memory, [inOffset, outOffset]) => kernel.run(memory, inOffset, outOffset), `reduce ${kind} int32`);
+  return emitUnaryKernel(builder, node, dense, kernel.kernel, `reduce ${kind} int32`);
 }
 
 function lowerArgReduce(builder: ProgramBuilder, node: Node, input: Value): Value {
@@ -199,7 +194,7 @@ function lowerArgReduce(builder: ProgramBuilder, node: Node, input: Value): Valu
   const { axis } = node.params as ParamsOf<"argmax">;
   const kind = node.prim === "argmax" ? "max" : "min";
   const kernel = argReduceKernel({ shape: [...source.shape], axis, kind, dtype: source.dtype as "float32" | "float64" });
-  return emitUnaryKernel(builder, node, dense, (memory, [inOffset, outOffset]) => kernel.run(memory, inOffset, outOffset), `arg${kind}`);
+  return emitUnaryKernel(builder, node, dense, kernel.kernel, `arg${kind}`);
 }
 
 /** Emits a kernel from one dense input buffer to a new dense output buffer of the node's shape. */
@@ -207,13 +202,13 @@ function emitUnaryKernel(
   builder: ProgramBuilder,
   node: Node,
   input: Value & { kind: "buffer" },
-  launch: (memory: WebAssembly.Memory, offsets: readonly number[]) => void,
+  kernel: CompiledKernel,
   label: string,
 ): Value {
   const inRef = builder.ref(input.buffer, input.view.offset, input.dtype);
   const output = builder.newBuffer(node.dtype, sizeOf(node.shape));
   const outRef = builder.ref(output, 0, node.dtype);
-  if (sizeOf(node.shape) > 0) builder.steps.push({ kind: "kernel", label, refs: [inRef, outRef], launch });
+  if (sizeOf(node.shape) > 0) builder.steps.push({ kind: "kernel", label, kernel, args: [inRef, outRef] });
   return { kind: "buffer", buffer: output, view: { strides: stridesOf(node.shape), offset: 0 }, dtype: node.dtype };
 }
 

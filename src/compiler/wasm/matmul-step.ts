@@ -80,19 +80,14 @@ export function planMatmul(builder: ProgramBuilder, node: Node, inputs: readonly
   const outRef = builder.ref(output, 0, "float32");
   const workRef = builder.ref(work, 0, "float32");
   if (epilogue === undefined) {
-    builder.steps.push({
-      kind: "kernel",
-      label: "matmul",
-      refs: [aRef, bRef, outRef, workRef],
-      launch: (memory, [pa, pb, pc, pw]) => kernel.run(memory, pa, pb, pc, 0, pw),
-    });
+    builder.steps.push({ kind: "kernel", label: "matmul", kernel: kernel.kernel, args: [aRef, bRef, outRef, 0, workRef] });
   } else {
     const biasRef = builder.ref(epilogue.bias.buffer, epilogue.bias.view.offset, "float32");
     builder.steps.push({
       kind: "kernel",
       label: epilogue.activation === "none" ? "matmul+bias" : `matmul+bias+${epilogue.activation}`,
-      refs: [aRef, bRef, outRef, workRef, biasRef],
-      launch: (memory, [pa, pb, pc, pw, pbias]) => kernel.run(memory, pa, pb, pc, pbias, pw),
+      kernel: kernel.kernel,
+      args: [aRef, bRef, outRef, biasRef, workRef],
     });
   }
   return { kind: "buffer", buffer: output, view: { strides: stridesOf(node.shape), offset: 0 }, dtype: "float32" };
@@ -120,8 +115,8 @@ export function planDirectMatmul(builder: ProgramBuilder, node: Node, inputs: re
   builder.steps.push({
     kind: "kernel",
     label: `matmul ${dtype}`,
-    refs: [aRef, bRef, builder.ref(output, 0, dtype), builder.ref(work, 0, dtype)],
-    launch: (memory, [pa, pb, pc, pw]) => kernel.run(memory, pa, pb, pc, pw),
+    kernel: kernel.kernel,
+    args: [aRef, bRef, builder.ref(output, 0, dtype), builder.ref(work, 0, dtype)],
   });
   return { kind: "buffer", buffer: output, view: { strides: stridesOf(node.shape), offset: 0 }, dtype };
 }

@@ -28,7 +28,7 @@ export function planSoftmax(builder: ProgramBuilder, node: Node, input: Value): 
   const inRef = builder.ref(rowsInput.buffer, rowsInput.view.offset, "float32");
   const output = builder.newBuffer("float32", sizeOf(shape));
   const outRef = builder.ref(output, 0, "float32");
-  builder.steps.push({ kind: "kernel", label: kind, refs: [inRef, outRef], launch: (memory, [x, y]) => void kernel.run(memory, x, y) });
+  builder.steps.push({ kind: "kernel", label: kind, kernel: kernel.kernel, args: [inRef, outRef] });
 
   const movedStrides = stridesOf(movedShape);
   const strides = new Array<number>(shape.length);

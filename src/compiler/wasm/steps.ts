@@ -1,6 +1,7 @@
 // The steps of a WebAssembly program and the buffer references they use.
 
 import type { StorageDType, Storage } from "../../runtime/storage.js";
+import type { CompiledKernel } from "../../runtime/wasm/kernel.js";
 
 /** A place in the arena: buffer `buffer`, starting `elementOffset` elements in. */
 export interface BufferRef {
@@ -9,12 +10,29 @@ export interface BufferRef {
   readonly dtype: StorageDType;
 }
 
-/** A launch: `launch(memory, byteOffsets)` where byteOffsets follow `refs` in order. */
+/** An i32 argument of a kernel: the byte address of a buffer reference, or a literal value. */
+export type KernelArg = BufferRef | number;
+
+/**
+ * A launch of the kernel's exported `run` with `args`. Plain data, so the same step runs on the main
+ * thread or, serialised, on a mesh worker.
+ */
 export interface KernelStep {
   readonly kind: "kernel";
   readonly label: string;
-  readonly refs: readonly BufferRef[];
-  readonly launch: (memory: WebAssembly.Memory, byteOffsets: readonly number[]) => void;
+  readonly kernel: CompiledKernel;
+  readonly args: readonly KernelArg[];
+  /**
+   * For kernels that return a status: nonzero means element (status - 1) of `indices` is outside
+   * [0, bound), and the launch raises an IndexError naming `op`.
+   */
+  readonly indexCheck?: IndexCheck;
+}
+
+export interface IndexCheck {
+  readonly op: string;
+  readonly indices: BufferRef;
+  readonly bound: number;
 }
 
 /** Copies boundary input `input` into `target` before the kernels run. */

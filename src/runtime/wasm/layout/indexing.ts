@@ -17,6 +17,11 @@ export interface IndexSpec {
   readonly dtype: StorageDType;
 }
 
+/** The error text for index `bad` at `position` of an indices operand, for an axis of `size` elements. */
+export function outOfRangeMessage(op: string, bad: number, position: number, size: number): string {
+  return `${op}: index ${bad} at position ${position} is out of range for an axis of size ${size}; valid indices are 0..${size - 1}`;
+}
+
 export interface IndexKernel {
   readonly key: string;
   readonly kernel: CompiledKernel;
@@ -35,7 +40,7 @@ function indexKernel(op: string, spec: IndexSpec, build: () => ModuleBuilder, in
       if (status !== 0) {
         const n = spec.shape[spec.axis];
         const bad = new Int32Array(memory.buffer, offsets[indicesParam] + 4 * (status - 1), 1)[0];
-        throw new IndexError(`${op}: index ${bad} at position ${status - 1} is out of range for an axis of size ${n}; valid indices are 0..${n - 1}`);
+        throw new IndexError(outOfRangeMessage(op, bad, status - 1, n));
       }
     },
   };
