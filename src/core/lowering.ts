@@ -29,6 +29,8 @@ export type Lowering<K extends PrimitiveName> =
   | { readonly kind: "gather" }
   | { readonly kind: "scatterAdd" }
   | { readonly kind: "pad" }
+  /** Passes its int32 input through after checking every element against [0, params.bound). */
+  | { readonly kind: "checkIndices" }
   | { readonly kind: "concat" }
   /** A counter-based draw from the key operand: raw bits, uniforms in [0, 1) or standard normals. */
   | { readonly kind: "random"; readonly draw: "bits" | "uniform" | "normal" }

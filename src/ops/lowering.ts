@@ -116,7 +116,7 @@ export const lowerings: LoweringTable = {
 
   gather: { kind: "gather" },
   scatterAdd: { kind: "scatterAdd" },
-  checkIndices: reference,
+  checkIndices: { kind: "checkIndices" },
 
   randomBits: { kind: "random", draw: "bits" },
   randomUniform: { kind: "random", draw: "uniform" },

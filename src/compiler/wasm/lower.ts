@@ -13,6 +13,7 @@ import type { CompiledKernel } from "../../runtime/wasm/kernel.js";
 import { argReduceKernel } from "../../runtime/wasm/reduce/arg.js";
 import { fusedReduceKernel } from "../../runtime/wasm/reduce/kernel.js";
 import { int32ReduceKernel } from "../../runtime/wasm/reduce/int32.js";
+import { checkIndicesKernel } from "../../runtime/wasm/layout/indexing.js";
 import { randomKernel } from "../../runtime/wasm/random/threefry.js";
 import { EpilogueFusion } from "./epilogue.js";
 import { lowerLayout } from "./layout-step.js";
@@ -116,6 +117,8 @@ function lowerNode(builder: ProgramBuilder, node: Node): Value {
       const key = builder.materialize(inputs[0], node.inputs[0].shape, node.inputs[0].dtype);
       return emitUnaryKernel(builder, node, key, kernel.kernel, `random ${lowering.draw}`);
     }
+    case "checkIndices":
+      return lowerCheckIndices(builder, node, inputs[0]);
     case "reference":
       return lowerReference(builder, node, inputs);
     default:
@@ -195,6 +198,17 @@ function lowerArgReduce(builder: ProgramBuilder, node: Node, input: Value): Valu
   const kind = node.prim === "argmax" ? "max" : "min";
   const kernel = argReduceKernel({ shape: [...source.shape], axis, kind, dtype: source.dtype as "float32" | "float64" });
   return emitUnaryKernel(builder, node, dense, kernel.kernel, `arg${kind}`);
+}
+
+/** Checks the indices in place; the node's value is its (dense) input, so nothing is copied. */
+function lowerCheckIndices(builder: ProgramBuilder, node: Node, input: Value): Value {
+  const { bound, op } = node.params as ParamsOf<"checkIndices">;
+  const count = sizeOf(node.shape);
+  const dense = builder.materialize(input, node.shape, "int32");
+  if (count === 0) return dense;
+  const indices = builder.ref(dense.buffer, dense.view.offset, "int32");
+  builder.steps.push({ kind: "kernel", label: "checkIndices", kernel: checkIndicesKernel(count, bound), args: [indices], indexCheck: { op, indices, bound } });
+  return dense;
 }
 
 /** Emits a kernel from one dense input buffer to a new dense output buffer of the node's shape. */

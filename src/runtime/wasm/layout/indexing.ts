@@ -85,6 +85,16 @@ export function gatherKernel(spec: IndexSpec): IndexKernel {
   }, 1);
 }
 
+/** Checks `count` int32 indices against [0, bound) and writes nothing: run(indices) returns the status. */
+export function checkIndicesKernel(count: number, bound: number): CompiledKernel {
+  return compileKernel(`checkIndices count=${count} bound=${bound}`, () => {
+    const c = new CodeBuilder([["indices", "i32"]], ["i32"]);
+    emitIndexCheck(c, c.param(0), count, bound);
+    c.i32(0);
+    return single(c);
+  });
+}
+
 type AddableDType = "float32" | "float64" | "int32";
 
 /** The add, load and store instructions of each dtype scatter-add accepts. */
