@@ -15,6 +15,13 @@ export type MeshOptions = MeshRuntimeOptions;
 export class DeviceMesh {
   readonly runtime: MeshRuntime;
 
+  /** Creates a mesh and waits until every device's worker runs, so compiled code can use it at once. */
+  static async create(shape?: readonly number[], axisNames?: readonly string[], options: MeshOptions = {}): Promise<DeviceMesh> {
+    const mesh = new DeviceMesh(shape, axisNames, options);
+    await mesh.ready();
+    return mesh;
+  }
+
   constructor(shape?: readonly number[], axisNames?: readonly string[], options: MeshOptions = {}) {
     const meshShape = shape ?? [availableParallelism()];
     this.runtime = new MeshRuntime(meshShape, axisNames ?? (shape === undefined ? ["data"] : defaultAxisNames(meshShape.length)), options);
@@ -54,6 +61,20 @@ export class DeviceMesh {
   /** Runs a loaded program with each device's input offsets; resolves to each device's fresh output offsets. */
   run(program: ProgramHandle, inputs: readonly (readonly number[])[]): Promise<number[][]> {
     return this.runtime.run(program, inputs);
+  }
+
+  /** Runs a loaded program and blocks until it finished; the mesh must be ready (see ready()). */
+  runSync(program: ProgramHandle, inputs: readonly (readonly number[])[]): number[][] {
+    return this.runtime.runSync(program, inputs);
+  }
+
+  /** Resolves once every device's worker runs; needed once before synchronous runs, and after a failed one. */
+  ready(): Promise<void> {
+    return this.runtime.ready();
+  }
+
+  toString(): string {
+    return `DeviceMesh([${this.shape.join(", ")}], axes [${this.axisNames.join(", ")}])`;
   }
 
   dispose(): Promise<void> {

@@ -45,6 +45,19 @@ export class Barrier {
     if (control.aborted) throw new RunAborted();
   }
 
+  /** Barriers this device has arrived at in the current run. */
+  get arrivals(): number {
+    return this.#arrivals;
+  }
+
+  /** Waits, without arriving, until every peer in `members` has arrived at `target` barriers. */
+  awaitPeers(members: readonly number[], target: number): void {
+    const control = this.#control;
+    control.store(this.#device, Slot.State, DeviceState.Waiting);
+    for (const peer of members) if (peer !== this.#device) this.#waitFor(peer, target);
+    control.store(this.#device, Slot.State, DeviceState.Running);
+  }
+
   #waitFor(peer: number, target: number): void {
     const control = this.#control;
     const index = control.at(peer, Slot.Arrive);

@@ -1,14 +1,15 @@
 // The device executor: a long-lived loop on a worker thread that waits on its doorbell and runs programs.
 
 import { receiveMessageOnPort, threadId } from "node:worker_threads";
-import { InternalError } from "../errors.js";
+import { IndexError, InternalError } from "../errors.js";
+import { outOfRangeMessage } from "../wasm/layout/indexing.js";
 import { instantiate, type CompiledKernel } from "../wasm/kernel.js";
 import { Barrier, RunAborted } from "./barrier.js";
 import { runCollective } from "./collectives.js";
 import { Command, ControlBlock, DeviceState, FaultKind, Header, Slot } from "./control.js";
 import { decodeDeviceProgram, type ExecutorMessage, type ExecutorTask } from "./messages.js";
 import { Reducer, scratchLayout } from "./reducer.js";
-import { isCollective, type DeviceProgram, type KernelStep, type Operand, type Step } from "./program.js";
+import { isCollective, type DeviceProgram, type IndexCheck, type KernelStep, type Operand, type Step } from "./program.js";
 import { MeshTopology, type DeviceGroup } from "./topology.js";
 import { MemoryViews } from "./views.js";
 
@@ -41,6 +42,13 @@ class Executor {
   #mailSeen = 0;
   /** Collectives run so far in the current run; its parity picks the mailbox of small collectives. */
   #collectives = 0;
+  /**
+   * Per mailbox parity, the group that last used it and the barrier count each member reaches only
+   * after it stopped reading. Consecutive collectives may run in different groups (per-axis
+   * collectives on a 2-D mesh), so the collective in between does not always prove that every reader
+   * of the last use has finished.
+   */
+  #mailboxReaders: ({ members: readonly number[]; target: number } | undefined)[] = [undefined, undefined];
 
   constructor(task: ExecutorTask) {
     this.#task = task;
@@ -113,6 +121,7 @@ class Executor {
     const loaded = this.#programs.get(id);
     this.#barrier.reset();
     this.#collectives = 0;
+    this.#mailboxReaders = [undefined, undefined];
     control.store(this.#device, Slot.State, DeviceState.Running);
     if (loaded === undefined) {
       control.recordFault(this.#device, FaultKind.Threw, -1, -1, `internal: program ${id} was never sent to this executor`);
@@ -142,9 +151,11 @@ class Executor {
 
   #runStep(loaded: LoadedProgram, index: number, step: Step): void {
     switch (step.kind) {
-      case "kernel":
-        this.#kernelFunction(loaded, index, step)(...step.args.map((arg) => this.#resolve(arg)));
+      case "kernel": {
+        const status = this.#kernelFunction(loaded, index, step)(...step.args.map((arg) => this.#resolve(arg)));
+        if (step.check !== undefined && typeof status === "number" && status !== 0) this.#raiseBadIndex(step.check, status);
         return;
+      }
       case "allReduce":
       case "allGather":
       case "reduceScatter":
@@ -154,9 +165,11 @@ class Executor {
         const group = loaded.groups[index] as DeviceGroup;
         const where = `program "${loaded.name}" device ${this.#device} step ${index}`;
         const parity = this.#collectives++ % 2;
+        this.#awaitMailboxReaders(parity);
         const mailbox = (device: number) => this.#task.scratch[device] + scratchLayout.mailbox(parity);
         const context = { views: this.#views, control: this.#control, group, barrier: this.#barrier, reducer: this.#reducer, mailbox, where };
         runCollective(step, this.#resolve(step.input), this.#resolve(step.output), context);
+        this.#mailboxReaders[parity] = { members: group.members, target: this.#barrier.arrivals + 1 };
         return;
       }
       case "throw":
@@ -171,6 +184,12 @@ class Executor {
     }
   }
 
+  /** Waits until every device that may still read this device's mailbox `parity` has moved past that collective. */
+  #awaitMailboxReaders(parity: number): void {
+    const readers = this.#mailboxReaders[parity];
+    if (readers !== undefined) this.#barrier.awaitPeers(readers.members, readers.target);
+  }
+
   #kernelFunction(loaded: LoadedProgram, index: number, step: KernelStep): KernelFunction {
     const cached = loaded.functions[index];
     if (cached !== undefined) return cached;
@@ -180,6 +199,12 @@ class Executor {
     if (typeof exported !== "function") throw new InternalError(`kernel "${step.kernel}" has no exported function "${step.entry}"`);
     loaded.functions[index] = exported as KernelFunction;
     return exported as KernelFunction;
+  }
+
+  #raiseBadIndex(check: IndexCheck, status: number): never {
+    const memory = this.#task.memories[this.#device];
+    const bad = new Int32Array(memory.buffer, this.#resolve(check.indices) + 4 * (status - 1), 1)[0];
+    throw new IndexError(outOfRangeMessage(check.op, bad, status - 1, check.bound));
   }
 
   #resolve(operand: Operand): number {

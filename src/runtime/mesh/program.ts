@@ -16,6 +16,15 @@ export interface KernelStep {
   readonly kernel: string;
   readonly entry: string;
   readonly args: readonly Operand[];
+  /** For kernels that return a status: nonzero means int32 element (status - 1) at `indices` is outside [0, bound). */
+  readonly check?: IndexCheck;
+}
+
+export interface IndexCheck {
+  /** The operation named in the error, such as "gather". */
+  readonly op: string;
+  readonly indices: Operand;
+  readonly bound: number;
 }
 
 /**

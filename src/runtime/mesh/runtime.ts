@@ -53,6 +53,8 @@ export class MeshRuntime {
   /** Runs started or queued whose promise has not settled yet. */
   #pending = 0;
   #disposed = false;
+  /** Devices a synchronous run left unfinished; ready() terminates and replaces them. */
+  #stuck: number[] = [];
   /** Devices whose executor ended during the current run, so they will never report done. */
   #lost: Set<number> | undefined;
 
@@ -152,25 +154,108 @@ export class MeshRuntime {
     await this.dispose();
   }
 
+  /**
+   * Resolves once every device has a running executor: after construction, and after a synchronous run
+   * left a device stuck (its worker is terminated and replaced here).
+   */
+  async ready(): Promise<void> {
+    this.#checkOpen();
+    await this.#releaseStuck();
+    if (!this.#executors.allReady()) await this.#executors.ready(Date.now() + this.timeoutMs + this.#startTimeoutMs);
+  }
+
   async #run(handle: ProgramHandle, inputs: readonly (readonly number[])[]): Promise<number[][]> {
     this.#checkOpen();
-    const program = handle.program;
     this.#checkInputs(handle, inputs);
-    if (!this.#executors.allReady()) await this.#executors.ready(Date.now() + this.timeoutMs + this.#startTimeoutMs);
-    const outputs = program.devices.map((part, d) => part.outputs.map((bytes) => this.memories[d].alloc(bytes)));
-    const temps = program.devices.map((part, d) => part.temps.map((bytes) => this.memories[d].alloc(bytes)));
+    if (this.#stuck.length > 0 || !this.#executors.allReady()) await this.ready();
+    const { outputs, temps } = this.#allocate(handle.program);
     try {
       this.#send(handle);
       this.#ring(handle, inputs, outputs, temps);
       if (!this.#waitBlocking()) await this.#wait(handle);
-      if (this.#control.aborted) throw faultError(this.#control, { program, timeoutMs: this.timeoutMs, terminated: [] });
+      this.#raiseFault(handle);
     } catch (error) {
-      outputs.forEach((list, d) => list.forEach((offset) => this.memories[d].free(offset)));
+      this.#free(outputs);
       throw error;
     } finally {
-      temps.forEach((list, d) => list.forEach((offset) => this.memories[d].free(offset)));
+      this.#free(temps);
     }
     return outputs;
+  }
+
+  /**
+   * Runs like `run` but blocks the calling thread until every device finished, the run failed, or the
+   * timeout passed, so compiled functions on a mesh stay synchronous. Needs a ready mesh: await
+   * `ready()` once after construction. A device that does not finish in time is replaced by the next
+   * `ready()`, and the run raises a TimeoutError.
+   */
+  runSync(handle: ProgramHandle, inputs: readonly (readonly number[])[]): number[][] {
+    this.#checkOpen();
+    this.#checkInputs(handle, inputs);
+    const name = handle.program.name;
+    if (this.#pending > 0) throw new ValueError(`program "${name}": an asynchronous run of this mesh is still pending; await it before running synchronously`);
+    if (this.#stuck.length > 0 || !this.#executors.allReady()) {
+      throw new ValueError(`program "${name}": the mesh's device executors are not running; await mesh.ready() after creating the mesh or after a failed run, then call again`);
+    }
+    const { outputs, temps } = this.#allocate(handle.program);
+    try {
+      this.#send(handle);
+      this.#ring(handle, inputs, outputs, temps);
+      this.#waitSync();
+      this.#raiseFault(handle);
+    } catch (error) {
+      this.#free(outputs);
+      throw error;
+    } finally {
+      this.#free(temps);
+    }
+    return outputs;
+  }
+
+  #allocate(program: Program): { outputs: number[][]; temps: number[][] } {
+    return {
+      outputs: program.devices.map((part, d) => part.outputs.map((bytes) => this.memories[d].alloc(bytes))),
+      temps: program.devices.map((part, d) => part.temps.map((bytes) => this.memories[d].alloc(bytes))),
+    };
+  }
+
+  #free(offsets: readonly (readonly number[])[]): void {
+    offsets.forEach((list, d) => list.forEach((offset) => this.memories[d].free(offset)));
+  }
+
+  #raiseFault(handle: ProgramHandle): void {
+    if (this.#control.aborted) throw faultError(this.#control, { program: handle.program, timeoutMs: this.timeoutMs, terminated: [] });
+  }
+
+  /**
+   * Blocks until every device finished. Past the deadline it records a run timeout, which aborts the
+   * run; devices that still have not finished after the stop grace are remembered as stuck.
+   */
+  #waitSync(): void {
+    const control = this.#control;
+    let stopBy = Infinity;
+    for (;;) {
+      const done = Atomics.load(control.i32, Header.Done);
+      const unfinished = this.#unfinished();
+      if (unfinished.length === 0) break;
+      const now = Date.now();
+      if (stopBy === Infinity && !control.aborted && now >= control.deadline + recordGraceMs) this.#recordRunTimeout(unfinished);
+      if (stopBy === Infinity && control.aborted) stopBy = now + this.#stopGraceMs;
+      if (now >= stopBy) {
+        this.#stuck = unfinished;
+        break;
+      }
+      Atomics.wait(control.i32, Header.Done, done, Math.max(1, Math.min(stopBy, control.deadline + recordGraceMs) - now));
+    }
+    this.#lost = undefined;
+  }
+
+  /** Terminates the workers of devices a synchronous run left unfinished; ready() then replaces them. */
+  async #releaseStuck(): Promise<void> {
+    const stuck = this.#stuck;
+    if (stuck.length === 0) return;
+    this.#stuck = [];
+    await Promise.all(stuck.map((device) => this.#executors.terminate(device, this.#stopGraceMs)));
   }
 
   #checkOpen(): void {

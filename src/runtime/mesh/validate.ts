@@ -134,7 +134,7 @@ function signatureOf(step: CollectiveStep): string {
 }
 
 function operandsOf(step: Step): readonly Operand[] {
-  if (step.kind === "kernel") return step.args;
+  if (step.kind === "kernel") return step.check === undefined ? step.args : [...step.args, step.check.indices];
   return isCollective(step) ? [step.input, step.output] : [];
 }
 
