@@ -1,0 +1,92 @@
+// A partitioned program loaded on a DeviceMesh: it cuts global inputs into shards, runs every device's
+// program on its worker, and joins the output shards into global values.
+
+import type { Aval } from "../../core/node.js";
+import { sizeOf } from "../../core/shape.js";
+import { debugLog } from "../../runtime/debug.js";
+import type { ProgramHandle } from "../../runtime/mesh/runtime.js";
+import { allocate, type Storage } from "../../runtime/storage.js";
+import type { CompiledKernel } from "../../runtime/wasm/kernel.js";
+import { extractShard, insertShard, shardBounds } from "../../sharding/chunks.js";
+import type { DeviceMesh } from "../../sharding/mesh.js";
+import type { SpmdProgram } from "../../sharding/program.js";
+import { shardValue } from "../../sharding/simulate.js";
+import type { ShardingSpec } from "../../sharding/spec.js";
+import { toDeviceProgram, type DevicePart } from "./device-program.js";
+import { LocalLowering, slotAvals } from "./lower-local.js";
+
+export class MeshExecutable {
+  readonly mesh: DeviceMesh;
+  readonly program: SpmdProgram;
+  readonly #handle: ProgramHandle;
+  readonly #parts: readonly DevicePart[];
+
+  constructor(mesh: DeviceMesh, program: SpmdProgram, name: string) {
+    this.mesh = mesh;
+    this.program = program;
+    const avals = slotAvals(program);
+    this.#parts = program.devices.map((_, device) => {
+      const lowered = new LocalLowering(program, device, avals).lower();
+      return toDeviceProgram(lowered, mesh.memory(device), `program "${name}" device ${device}`);
+    });
+    const kernels = new Map<string, CompiledKernel>();
+    for (const part of this.#parts) for (const kernel of part.kernels) kernels.set(kernel.key, kernel);
+    this.#handle = mesh.load({ name, devices: this.#parts.map((part) => part.program), kernels: [...kernels.values()] });
+    debugLog(2, () => `mesh program "${name}": ${this.#parts[0].program.steps.length} steps on device 0, arena ${this.#parts[0].program.temps[0] ?? 0} bytes`);
+  }
+
+  /** Runs on global input values (one per program input) and returns the global output values. */
+  run(inputs: readonly Storage[]): Storage[] {
+    const { mesh, program } = this;
+    const offsets = program.devices.map((_, device) => program.inputs.map(({ aval, spec }, i) => mesh.memory(device).upload(localShard(inputs[i], aval, spec, program, device))));
+    try {
+      const outputs = mesh.runSync(this.#handle, offsets);
+      try {
+        return program.outputs.map(({ aval, spec }, j) => this.#assemble(outputs, j, aval, spec));
+      } finally {
+        outputs.forEach((list, device) => list.forEach((offset) => mesh.memory(device).free(offset)));
+      }
+    } finally {
+      offsets.forEach((list, device) => list.forEach((offset) => mesh.memory(device).free(offset)));
+    }
+  }
+
+  /** Joins output `j`: one device per distinct shard is read; replicated copies are identical by construction. */
+  #assemble(outputs: readonly (readonly number[])[], j: number, aval: Aval, spec: ShardingSpec): Storage {
+    const { mesh, program } = this;
+    const read = (device: number): Storage => mesh.memory(device).read(aval.dtype, outputs[device][j], this.#parts[device].outputLengths[j]);
+    if (spec.isReplicated) return read(0);
+    const global = allocate(aval.dtype, sizeOf(aval.shape));
+    const seen = new Set<string>();
+    program.devices.forEach((_, device) => {
+      const bounds = shardBounds(aval.shape, spec, program.mesh, device);
+      const key = JSON.stringify(bounds);
+      if (seen.has(key)) return;
+      seen.add(key);
+      insertShard(global, aval.shape, bounds, read(device));
+    });
+    return global;
+  }
+
+  /** Frees the constants this program placed in device memory and unloads it from the mesh. */
+  dispose(): void {
+    this.mesh.runtime.unload(this.#handle);
+    this.#parts.forEach((part, device) => part.constants.forEach((offset) => this.mesh.memory(device).free(offset)));
+  }
+}
+
+/** Device `device`'s shard of a global input, cut without a copy when it is contiguous. */
+function localShard(global: Storage, aval: Aval, spec: ShardingSpec, program: SpmdProgram, device: number): Storage {
+  if (Object.keys(spec.partial).length > 0) return shardValue(global, aval, spec, program.mesh, device);
+  if (spec.isReplicated) return global;
+  const bounds = shardBounds(aval.shape, spec, program.mesh, device);
+  const firstSplit = bounds.findIndex(([start, stop], d) => start !== 0 || stop !== aval.shape[d]);
+  if (firstSplit < 0) return global;
+  const leadingOnes = aval.shape.slice(0, firstSplit).every((n) => n === 1);
+  const restWhole = bounds.slice(firstSplit + 1).every(([start, stop], d) => start === 0 && stop === aval.shape[firstSplit + 1 + d]);
+  if (leadingOnes && restWhole) {
+    const inner = sizeOf(aval.shape.slice(firstSplit + 1));
+    return global.subarray(bounds[firstSplit][0] * inner, bounds[firstSplit][1] * inner) as Storage;
+  }
+  return extractShard(global, aval.shape, bounds, (n) => allocate(aval.dtype, n));
+}
