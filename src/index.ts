@@ -4,7 +4,7 @@ import "./ops/registry.js";
 import "./ops/methods.js";
 import "./autograd/backward.js";
 
-export { Tensor, realize } from "./core/tensor.js";
+export { Tensor, realize, type TensorSharding } from "./core/tensor.js";
 export type { DType } from "./core/dtype.js";
 export { promoteTypes } from "./core/dtype.js";
 export type { Shape } from "./core/shape.js";
@@ -50,6 +50,7 @@ export { CompileStats } from "./compiler/stats.js";
 export * as nn from "./nn/index.js";
 export { save, load, type SaveOptions } from "./io/save-load.js";
 export { DeviceMesh, type MeshOptions } from "./sharding/mesh.js";
+export { NamedSharding, shard, replicate, reshard, withShardingConstraint, shardingOf } from "./sharding/api.js";
 export { ShardingSpec, P, checkSpec, type DimSpec, type PartialOp, type MeshLayout } from "./sharding/spec.js";
 export { chunkBounds, shardBounds, shardShape } from "./sharding/chunks.js";
 export type {

@@ -12,9 +12,9 @@ export interface CacheKey {
   readonly text: string;
 }
 
-/** Shape, dtype, weak flag and sharding of one argument leaf; every tensor is on one device for now. */
-export function describeLeaf(aval: Aval): string {
-  return `${aval.dtype}${aval.weak === true ? "~" : ""}[${aval.shape.join(",")}]@single`;
+/** Shape, dtype, weak flag and placement ("single", or the mesh and spec) of one argument leaf. */
+export function describeLeaf(aval: Aval, placement = "single"): string {
+  return `${aval.dtype}${aval.weak === true ? "~" : ""}[${aval.shape.join(",")}]@${placement}`;
 }
 
 function describeStatic(value: unknown): string {
@@ -26,9 +26,9 @@ function describeStatic(value: unknown): string {
   }
 }
 
-export function makeCacheKey(treedef: TreeDef, avals: readonly Aval[], statics: readonly unknown[]): CacheKey {
+export function makeCacheKey(treedef: TreeDef, avals: readonly Aval[], statics: readonly unknown[], placements?: readonly string[]): CacheKey {
   const structure = treedefToString(treedef);
-  const leaves = avals.map(describeLeaf);
+  const leaves = avals.map((aval, i) => describeLeaf(aval, placements?.[i]));
   const staticText = statics.map(describeStatic).join(", ");
   return { structure, leaves, statics: staticText, text: `tree=${structure} | leaves=(${leaves.join(", ")}) | static=(${staticText})` };
 }

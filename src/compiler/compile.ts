@@ -9,9 +9,11 @@ import { allocate, type Storage } from "../runtime/storage.js";
 import { explainMiss, makeCacheKey, type CacheKey } from "./cache-key.js";
 import * as random from "../ops/random.js";
 import { CompileStats } from "./stats.js";
+import { MeshProgram } from "./mesh/mesh-program.js";
+import { describePlacement, placeLeaves, type MeshCompileOptions, type MeshPlacement } from "./mesh/placement.js";
 import { traceFunction, type TracedProgram } from "./trace.js";
 
-export interface CompileOptions {
+export interface CompileOptions extends MeshCompileOptions {
   /** Positional arguments passed through as they are and made part of the cache key instead of traced. */
   readonly staticArgnums?: readonly number[];
   /** Behaviour when the function cannot be traced: run it eagerly ("eager", the default) or raise ("error"). */
@@ -31,6 +33,7 @@ export interface CompiledFunction<Args extends unknown[], Out> {
 
 type CacheEntry =
   | { readonly kind: "program"; readonly traced: TracedProgram; readonly drawsRandom: boolean }
+  | { readonly kind: "mesh"; readonly program: MeshProgram; readonly drawsRandom: boolean }
   | { readonly kind: "fallback"; readonly reason: string };
 
 /** Returns the aval of a JavaScript number traced as a weak scalar: int32 if integral, float64 otherwise (cast on use). */
@@ -86,15 +89,18 @@ export function compile<Args extends unknown[], Out>(fn: (...args: Args) => Out,
     }
 
     const avals = leaves.map(leafAval);
-    const key = makeCacheKey(treedef, avals, statics);
+    const placement = placeLeaves(args, (i) => staticPositions.has(i), leaves, options, name);
+    const key = makeCacheKey(treedef, avals, statics, leaves.map((_, i) => describePlacement(placement, i)));
     let entry = cache.get(key.text);
     if (entry === undefined) {
       debugLog(1, () => `compile ${name}: miss (${explainMiss(key, lastKey)}); key ${key.text}`);
-      entry = traceOrFallback(withStatics(fn, args, staticPositions), treedef, avals, name, options.fallback ?? "eager");
+      const traceable = withStatics(fn, args, staticPositions);
+      const fallback = options.fallback ?? "eager";
+      entry = placement === undefined ? traceOrFallback(traceable, treedef, avals, name, fallback) : traceForMesh(traceable, treedef, avals, placement, options, name, fallback);
       cache.set(key.text, entry);
-      if (entry.kind === "program") stats.misses++;
+      if (entry.kind !== "fallback") stats.misses++;
       lastKey = key;
-    } else if (entry.kind === "program") {
+    } else if (entry.kind !== "fallback") {
       stats.hits++;
     }
 
@@ -103,7 +109,7 @@ export function compile<Args extends unknown[], Out>(fn: (...args: Args) => Out,
       debugLog(1, () => `compile ${name}: running eagerly (${entry.kind === "fallback" ? entry.reason : ""})`);
       return fn(...args);
     }
-    const out = replay(entry.traced, leaves, avals) as Out;
+    const out = (entry.kind === "mesh" ? entry.program.run(leaves, avals) : replay(entry.traced, leaves, avals)) as Out;
     if (entry.drawsRandom) random.nextKey();
     return out;
   };
@@ -111,7 +117,10 @@ export function compile<Args extends unknown[], Out>(fn: (...args: Args) => Out,
   return Object.assign(compiled, {
     stats,
     cacheKeys: () => [...cache.keys()],
-    clearCache: () => cache.clear(),
+    clearCache: () => {
+      for (const entry of cache.values()) if (entry.kind === "mesh") entry.program.dispose();
+      cache.clear();
+    },
   });
 }
 
@@ -129,6 +138,31 @@ function withStatics<Args extends unknown[], Out>(
     const callArgs = args.map((a, i) => (staticPositions.has(i) ? a : traced[i])) as Args;
     return random.withTracedKey(key, () => fn(...callArgs));
   };
+}
+
+function traceForMesh(
+  fn: (...args: never[]) => { result: unknown; draws: number },
+  treedef: Parameters<typeof traceFunction>[1],
+  avals: readonly Aval[],
+  placement: MeshPlacement,
+  options: MeshCompileOptions,
+  name: string,
+  fallback: "eager" | "error",
+): CacheEntry {
+  let draws = 0;
+  const traced = (...args: never[]): unknown => {
+    const out = fn(...args);
+    draws = out.draws;
+    return out.result;
+  };
+  try {
+    const program = new MeshProgram(traced, treedef, avals, placement, options, name);
+    return { kind: "mesh", program, drawsRandom: draws > 0 };
+  } catch (error) {
+    if (!(error instanceof TracerError)) throw error;
+    if (fallback === "error") throw new TracerError(`compile ${name}: ${error.message}`);
+    return { kind: "fallback", reason: error.message };
+  }
 }
 
 function traceOrFallback(

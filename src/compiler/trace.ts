@@ -57,6 +57,15 @@ export function traceFunction(
   };
 }
 
+/** Traces `fn` on placeholders rebuilt into `treedef`; returns the graph and the output structure. */
+export function traceTree(fn: (...args: never[]) => unknown, treedef: TreeDef, avals: readonly Aval[]): Graph & { readonly out: unknown; readonly outTreedef: TreeDef } {
+  const inputs = avals.map((aval) => Node.placeholder(aval));
+  const args = treeUnflatten(treedef, inputs.map(tensorOf)) as never[];
+  const out = whileTracing(() => fn(...args));
+  const { leaves, treedef: outTreedef } = treeFlatten(out);
+  return { inputs, outputs: leaves.map((t) => t.node), out, outTreedef };
+}
+
 /** A traced graph: the placeholders in argument order and the flattened output nodes. */
 export interface Graph {
   readonly inputs: readonly Node[];

@@ -25,10 +25,25 @@ export function leafOwner(node: Node): Tensor | undefined {
   return leafOwners.get(node);
 }
 
+/**
+ * Where a tensor is meant to live on a device mesh: the mesh and the spec of its shards. Structural here,
+ * so the core does not depend on the sharding layer; `nb.shard` stores a NamedSharding.
+ */
+export interface TensorSharding {
+  readonly mesh: { readonly shape: readonly number[]; readonly axisNames: readonly string[] };
+  readonly spec: { readonly dims: readonly (readonly string[])[]; readonly partial: Readonly<Record<string, string>>; toString(): string };
+  toString(): string;
+}
+
 export class Tensor {
   #node: Node;
   /** Accumulated gradient of a leaf that requires grad, filled by `backward()`. */
   grad: Tensor | null = null;
+  /**
+   * The mesh and spec compiled functions shard this tensor by, or null for a tensor on one device.
+   * NOTE: the data stays in host memory between programs; shards are cut when a program runs.
+   */
+  sharding: TensorSharding | null = null;
 
   constructor(node: Node) {
     this.#node = node;

@@ -5,7 +5,7 @@ import type { Node } from "../../core/node.js";
 import type { Schedule } from "../../core/schedule.js";
 import { sizeOf } from "../../core/shape.js";
 import { debugLog } from "../../runtime/debug.js";
-import { IndexError, ValueError } from "../../runtime/errors.js";
+import { IndexError, InternalError, ValueError } from "../../runtime/errors.js";
 import { instantiate } from "../../runtime/wasm/kernel.js";
 import { outOfRangeMessage } from "../../runtime/wasm/layout/indexing.js";
 import { DeviceMemory } from "../../runtime/device/memory.js";
@@ -93,6 +93,8 @@ function runStep(step: Step, memory: DeviceMemory, address: (ref: BufferRef) => 
       if (result.length > 0) memory.write(address(step.target), result);
       return;
     }
+    case "collective":
+      throw new InternalError(`a ${step.spec.kind} collective reached the single-device executor; only mesh programs contain collectives`);
     default:
       return step satisfies never;
   }

@@ -82,7 +82,7 @@ export function lowerSchedule(
   return { builder, outputValues, materialized };
 }
 
-function lowerNode(builder: ProgramBuilder, node: Node): Value {
+export function lowerNode(builder: ProgramBuilder, node: Node): Value {
   const prim = node.prim as PrimitiveName;
   const lowering = loweringOf(prim);
   const params = node.params as ParamsOf<typeof prim>;

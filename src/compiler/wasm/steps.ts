@@ -2,6 +2,7 @@
 
 import type { StorageDType, Storage } from "../../runtime/storage.js";
 import type { CompiledKernel } from "../../runtime/wasm/kernel.js";
+import type { CollectiveSpec } from "../../runtime/mesh/builders.js";
 
 /** A place in the arena: buffer `buffer`, starting `elementOffset` elements in. */
 export interface BufferRef {
@@ -51,4 +52,12 @@ export interface ReferenceStep {
   readonly run: (inputs: readonly Storage[]) => Storage;
 }
 
-export type Step = KernelStep | UploadStep | ReferenceStep;
+/** A mesh collective over dense blocks; only programs lowered for a mesh contain it. */
+export interface CollectiveStep {
+  readonly kind: "collective";
+  readonly spec: CollectiveSpec;
+  readonly input: BufferRef;
+  readonly output: BufferRef;
+}
+
+export type Step = KernelStep | UploadStep | ReferenceStep | CollectiveStep;

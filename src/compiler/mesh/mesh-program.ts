@@ -1,0 +1,61 @@
+// A compiled function on a mesh: traced once, partitioned by the leaves' specs, lowered per device,
+// and replayed by cutting the arguments into shards and joining the results.
+
+import { Node, type Aval } from "../../core/node.js";
+import { treeUnflatten, type TreeDef } from "../../core/pytree.js";
+import { realize, Tensor } from "../../core/tensor.js";
+import { debugLog } from "../../runtime/debug.js";
+import { TracerError } from "../../runtime/errors.js";
+import { allocate, type Storage } from "../../runtime/storage.js";
+import { NamedSharding } from "../../sharding/api.js";
+import { partition } from "../../sharding/partition.js";
+import { countCollectives } from "../../sharding/program.js";
+import { traceTree } from "../trace.js";
+import { MeshExecutable } from "./executable.js";
+import { outputSpecs, type MeshCompileOptions, type MeshPlacement } from "./placement.js";
+
+export class MeshProgram {
+  readonly #executable: MeshExecutable;
+  readonly #outTreedef: TreeDef;
+  readonly #shardings: readonly NamedSharding[];
+
+  constructor(fn: (...args: never[]) => unknown, treedef: TreeDef, avals: readonly Aval[], placement: MeshPlacement, options: MeshCompileOptions, name: string) {
+    const graph = traceTree(fn, treedef, avals);
+    const known = new Set(graph.inputs);
+    for (const node of graph.outputs) {
+      if (node.kind === "placeholder" && !known.has(node)) {
+        throw new TracerError(`compile: ${name} returned a value traced by another compiled function; return only values computed from this call's arguments`);
+      }
+    }
+    const { mesh, specs } = placement;
+    const inputs = specs.map((spec, i) => ({ spec, mesh, name: `argument leaf ${i}` }));
+    const program = partition(graph, inputs, { outputSpecs: outputSpecs(graph.out, options.outShardings, name), bucketOutputReductions: true });
+    debugLog(1, () => `compile ${name}: partitioned over mesh [${mesh.shape.join(", ")}], collectives ${JSON.stringify(countCollectives(program))}`);
+    this.#executable = new MeshExecutable(mesh, program, name);
+    this.#outTreedef = graph.outTreedef;
+    this.#shardings = program.outputs.map(({ spec }) => new NamedSharding(mesh, spec));
+  }
+
+  /** Runs on the argument leaves (the random key last) and returns the output pytree of sharded tensors. */
+  run(leaves: readonly (Tensor | number)[], avals: readonly Aval[]): unknown {
+    realize(...leaves.filter((l): l is Tensor => l instanceof Tensor));
+    const globals = leaves.map((leaf, i) => leafStorage(leaf, avals[i]));
+    const outputs = this.#executable.run(globals).map((buffer, i) => {
+      const tensor = new Tensor(Node.leaf(this.#executable.program.outputs[i].aval, buffer));
+      tensor.sharding = this.#shardings[i];
+      return tensor;
+    });
+    return treeUnflatten(this.#outTreedef, outputs);
+  }
+
+  dispose(): void {
+    this.#executable.dispose();
+  }
+}
+
+function leafStorage(leaf: Tensor | number, aval: Aval): Storage {
+  if (leaf instanceof Tensor) return leaf.node.buffer as Storage;
+  const data = allocate(aval.dtype, 1);
+  data[0] = leaf;
+  return data;
+}

@@ -1,0 +1,103 @@
+// compile on a mesh: arguments placed with nb.shard run partitioned on worker devices and give the
+// single-device results; the cache separates meshes and specs.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as nb from "../../src/index.js";
+import type { Tensor } from "../../src/core/tensor.js";
+import { Rng } from "./spmd-support.js";
+
+let mesh2: nb.DeviceMesh;
+let mesh22: nb.DeviceMesh;
+
+beforeAll(async () => {
+  mesh2 = await nb.DeviceMesh.create([2], ["data"]);
+  mesh22 = await nb.DeviceMesh.create([2, 2], ["data", "model"]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([mesh2.dispose(), mesh22.dispose()]);
+});
+
+function randomTensor(rng: Rng, shape: number[]): Tensor {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() => rng.uniform(-1, 1));
+  return nb.tensor(data).reshape(shape);
+}
+
+function mlpLoss(params: { w1: Tensor; b1: Tensor; w2: Tensor }, x: Tensor, y: Tensor): Tensor {
+  const hidden = nb.tanh(nb.add(nb.matmul(x, params.w1), params.b1));
+  const error = nb.sub(nb.matmul(hidden, params.w2), y);
+  return nb.mean(nb.mul(error, error));
+}
+
+function sgdStep(params: { w1: Tensor; b1: Tensor; w2: Tensor }, x: Tensor, y: Tensor, lr: number) {
+  const [loss, grads] = nb.valueAndGrad(mlpLoss)(params, x, y);
+  const g = grads as typeof params;
+  return { loss, params: { w1: nb.sub(params.w1, nb.mul(g.w1, lr)), b1: nb.sub(params.b1, nb.mul(g.b1, lr)), w2: nb.sub(params.w2, nb.mul(g.w2, lr)) } };
+}
+
+function expectNear(actual: Tensor, expected: Tensor, tolerance: number): void {
+  const a = actual.toArray();
+  const b = expected.toArray();
+  expect(a.length).toBe(b.length);
+  for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(tolerance * (1 + Math.abs(b[i])));
+}
+
+describe("compile on a mesh", () => {
+  it("trains data-parallel with the single-device losses", () => {
+    const rng = new Rng(5);
+    let single = { w1: randomTensor(rng, [6, 9]), b1: randomTensor(rng, [9]), w2: randomTensor(rng, [9, 3]) };
+    let sharded = single;
+    const x = randomTensor(rng, [11, 6]);
+    const y = randomTensor(rng, [11, 3]);
+    const step = nb.compile(sgdStep);
+    const xs = nb.shard(x, mesh2, nb.P("data"));
+    const ys = nb.shard(y, mesh2, nb.P("data"));
+    for (let i = 0; i < 5; i++) {
+      const a = step(single, x, y, 0.1);
+      const b = step(sharded, xs, ys, 0.1);
+      expectNear(b.loss, a.loss, 1e-5);
+      single = a.params;
+      sharded = b.params;
+    }
+    expectNear(sharded.w1, single.w1, 1e-5);
+    expect(step.stats.misses).toBe(2);
+    expect(step.stats.hits).toBe(8);
+    expect(nb.shardingOf(sharded.w1)?.spec.toString()).toBe("P(null, null)");
+    expect(nb.shardingOf(sharded.w1)?.mesh).toBe(mesh2);
+  });
+
+  it("runs tensor-parallel and combined layouts on a [2, 2] mesh", () => {
+    const rng = new Rng(8);
+    const params = { w1: randomTensor(rng, [6, 10]), b1: randomTensor(rng, [10]), w2: randomTensor(rng, [10, 3]) };
+    const x = randomTensor(rng, [7, 6]);
+    const y = randomTensor(rng, [7, 3]);
+    const reference = sgdStep(params, x, y, 0.05);
+    const placed = {
+      w1: nb.shard(params.w1, mesh22, nb.P(null, "model")),
+      b1: nb.shard(params.b1, mesh22, nb.P("model")),
+      w2: nb.shard(params.w2, mesh22, nb.P("model", null)),
+    };
+    const step = nb.compile(sgdStep);
+    const out = step(placed, nb.shard(x, mesh22, nb.P("data")), nb.shard(y, mesh22, nb.P("data")), 0.05);
+    expectNear(out.loss, reference.loss, 1e-5);
+    expectNear(out.params.w1, reference.params.w1, 1e-5);
+    expectNear(out.params.w2, reference.params.w2, 1e-5);
+    expect(nb.shardingOf(out.params.w1)?.spec.toString()).toBe('P(null, "model")');
+  });
+
+  it("takes inShardings and outShardings from the options", () => {
+    const rng = new Rng(9);
+    const x = randomTensor(rng, [5, 4]);
+    const f = nb.compile((a: Tensor) => nb.mul(nb.exp(a), 2), { mesh: mesh2, inShardings: [nb.P("data")], outShardings: nb.P(null, "data") });
+    const out = f(x);
+    expectNear(out, nb.mul(nb.exp(x), 2), 1e-6);
+    expect(nb.shardingOf(out)?.spec.toString()).toBe('P(null, "data")');
+    expect(f.cacheKeys()[0]).toContain('mesh[2](data)');
+  });
+
+  it("rejects arguments on different meshes with a typed error", () => {
+    const a = nb.shard(nb.ones([4]), mesh2, nb.P("data"));
+    const b = nb.shard(nb.ones([4]), mesh22, nb.P("data"));
+    expect(() => nb.compile((p: Tensor, q: Tensor) => nb.add(p, q))(a, b)).toThrow(/same mesh/);
+  });
+});
