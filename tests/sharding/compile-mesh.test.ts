@@ -32,7 +32,7 @@ function mlpLoss(params: { w1: Tensor; b1: Tensor; w2: Tensor }, x: Tensor, y: T
 function sgdStep(params: { w1: Tensor; b1: Tensor; w2: Tensor }, x: Tensor, y: Tensor, lr: number) {
   const [loss, grads] = nb.valueAndGrad(mlpLoss)(params, x, y);
   const g = grads as typeof params;
-  return { loss, params: { w1: nb.sub(params.w1, nb.mul(g.w1, lr)), b1: nb.sub(params.b1, nb.mul(g.b1, lr)), w2: nb.sub(params.w2, nb.mul(g.w2, lr)) } };
+  return { loss: loss as Tensor, params: { w1: nb.sub(params.w1, nb.mul(g.w1, lr)), b1: nb.sub(params.b1, nb.mul(g.b1, lr)), w2: nb.sub(params.w2, nb.mul(g.w2, lr)) } };
 }
 
 function expectNear(actual: Tensor, expected: Tensor, tolerance: number): void {
