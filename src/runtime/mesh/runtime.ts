@@ -160,8 +160,15 @@ export class MeshRuntime {
    */
   async ready(): Promise<void> {
     this.#checkOpen();
-    await this.#releaseStuck();
-    if (!this.#executors.allReady()) await this.#executors.ready(Date.now() + this.timeoutMs + this.#startTimeoutMs);
+    if (this.#stuck.length === 0 && this.#executors.allReady()) return;
+    // Counted like a run, so that the workers starting up keep Node alive until they are ready.
+    if (this.#pending++ === 0) this.#runKeepAlive.ref();
+    try {
+      await this.#releaseStuck();
+      if (!this.#executors.allReady()) await this.#executors.ready(Date.now() + this.timeoutMs + this.#startTimeoutMs);
+    } finally {
+      this.#settled();
+    }
   }
 
   async #run(handle: ProgramHandle, inputs: readonly (readonly number[])[]): Promise<number[][]> {

@@ -30,7 +30,31 @@ const again = await mesh.run(sum, inputs);
 console.log("sum on a replacement worker", mesh.memory(0).read("float32", again[0][0], 1)[0]);
 `;
 
+const indexModule = pathToFileURL(fileURLToPath(new URL("../../../dist/src/index.js", import.meta.url))).href;
+
+/** A script whose only pending work is `await DeviceMesh.create`: the starting workers must keep Node alive. */
+const createScript = `
+import * as nb from ${JSON.stringify(indexModule)};
+const mesh = await nb.DeviceMesh.create([2], ["data"]);
+const x = nb.shard(nb.arange(6).reshape([3, 2]), mesh, nb.P("data"));
+const y = nb.compile((a) => nb.mul(a, 2))(x);
+console.log(y.toArray().join(","), String(nb.shardingOf(y).spec));
+`;
+
+function runChild(source: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ["--input-type=module", "-e", source], { timeout: 15_000 }, (_, out, err) => resolve({ code: child.exitCode, stdout: out, stderr: err }));
+  });
+}
+
 describe("mesh process lifetime", () => {
+  it("awaiting DeviceMesh.create keeps Node alive, and an idle mesh lets it exit", async () => {
+    const { code, stdout, stderr } = await runChild(createScript);
+    expect(stderr).toBe("");
+    expect(stdout).toBe('0,2,4,6,8,10 P("data", null)\n');
+    expect(code, "exit code; 13 means Node exited with the await unsettled").toBe(0);
+  });
+
   it("undisposed mesh lets Node exit", async () => {
     const started = Date.now();
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
