@@ -9,24 +9,46 @@ import { allocate, itemSize, type Storage } from "../../runtime/storage.js";
 import type { CompiledKernel } from "../../runtime/wasm/kernel.js";
 import { copyKernel } from "../../runtime/wasm/layout/copy.js";
 import { planMemory } from "../wasm/memory-plan.js";
+import { allocationAlignment } from "../../runtime/device/allocator.js";
 import type { ProgramBuilder } from "../wasm/builder.js";
 import type { BufferRef, ReferenceStep, Step } from "../wasm/steps.js";
 import type { LoweredLocal } from "./lower-local.js";
 
-/** Where a builder buffer lives on the device. */
-type Placement =
-  | { readonly kind: "input"; readonly binding: number }
-  | { readonly kind: "output"; readonly binding: number }
-  | { readonly kind: "arena"; readonly offset: number }
-  | { readonly kind: "fixed"; readonly address: number };
+/** Where a builder buffer lives on the device: at a byte offset of a binding, or at a fixed address. */
+type Placement = { readonly kind: "binding"; readonly binding: number; readonly offset: number } | { readonly kind: "fixed"; readonly address: number };
+
+/** Byte offsets of several buffers packed into one binding, each aligned like an allocation. */
+export interface PackedLayout {
+  readonly offsets: readonly number[];
+  readonly bytes: number;
+}
+
+// Bindings of every device program: all inputs in one block, all outputs in another, and the arena.
+const inputBinding = 0;
+const outputBinding = 1;
+const arenaBinding = 2;
 
 export interface DevicePart {
   readonly program: DeviceProgram;
   readonly kernels: readonly CompiledKernel[];
   /** Byte offsets of the constants placed in device memory; free them when the program is dropped. */
   readonly constants: readonly number[];
+  /** Where each input goes in the input block. */
+  readonly inputs: PackedLayout;
+  /** Where each output is found in the output block. */
+  readonly outputs: PackedLayout;
   /** Element count of each output, in output order. */
   readonly outputLengths: readonly number[];
+}
+
+function pack(sizes: readonly number[]): PackedLayout {
+  const offsets: number[] = [];
+  let bytes = 0;
+  for (const size of sizes) {
+    offsets.push(bytes);
+    bytes += Math.ceil(Math.max(size, 1) / allocationAlignment) * allocationAlignment;
+  }
+  return { offsets, bytes };
 }
 
 /**
@@ -40,9 +62,10 @@ export function toDeviceProgram(lowered: LoweredLocal, memory: DeviceMemory, lab
   const outputs = claimOutputs(lowered);
 
   const placements = new Map<number, Placement>();
-  lowered.inputBuffers.forEach((buffer, i) => placements.set(buffer, { kind: "input", binding: i }));
-  const inputCount = lowered.inputBuffers.length;
-  outputs.forEach((buffer, j) => placements.set(buffer, { kind: "output", binding: inputCount + j }));
+  const inputs = pack(lowered.inputBuffers.map((buffer) => builder.buffers[buffer].bytes));
+  lowered.inputBuffers.forEach((buffer, i) => placements.set(buffer, { kind: "binding", binding: inputBinding, offset: inputs.offsets[i] }));
+  const outputLayout = pack(outputs.map((buffer) => builder.buffers[buffer].bytes));
+  outputs.forEach((buffer, j) => placements.set(buffer, { kind: "binding", binding: outputBinding, offset: outputLayout.offsets[j] }));
   const fixed: number[] = [];
   for (const [buffer, data] of constants) {
     const address = memory.upload(data);
@@ -52,27 +75,19 @@ export function toDeviceProgram(lowered: LoweredLocal, memory: DeviceMemory, lab
 
   const arena = builder.buffers.flatMap((_, i) => (placements.has(i) ? [] : [i]));
   const plan = planMemory(arena.map((i) => builder.buffers[i]));
-  arena.forEach((buffer, k) => placements.set(buffer, { kind: "arena", offset: plan.offsets[k] }));
-  const arenaBinding = inputCount + outputs.length;
+  arena.forEach((buffer, k) => placements.set(buffer, { kind: "binding", binding: arenaBinding, offset: plan.offsets[k] }));
 
   const operand = (ref: BufferRef): Operand => {
     const place = placements.get(ref.buffer) as Placement;
     const bytes = ref.elementOffset * itemSize(ref.dtype);
-    if (place.kind === "fixed") return place.address + bytes;
-    if (place.kind === "arena") return { binding: arenaBinding, offset: place.offset + bytes };
-    return { binding: place.binding, offset: bytes };
+    return place.kind === "fixed" ? place.address + bytes : { binding: place.binding, offset: place.offset + bytes };
   };
 
   const kernels = new Map<string, CompiledKernel>();
   const steps = builder.steps.flatMap((step) => meshSteps(step, operand, kernels));
+  const program: DeviceProgram = { inputs: 1, outputs: [outputLayout.bytes], temps: [Math.max(plan.arenaBytes, 1)], steps };
   const outputLengths = lowered.outputs.map(({ aval }) => sizeOf(aval.shape));
-  const program: DeviceProgram = {
-    inputs: inputCount,
-    outputs: outputs.map((buffer) => builder.buffers[buffer].bytes),
-    temps: plan.arenaBytes > 0 ? [plan.arenaBytes] : [],
-    steps,
-  };
-  return { program, kernels: [...kernels.values()], constants: fixed, outputLengths };
+  return { program, kernels: [...kernels.values()], constants: fixed, inputs, outputs: outputLayout, outputLengths };
 }
 
 function meshSteps(step: Step, operand: (ref: BufferRef) => Operand, kernels: Map<string, CompiledKernel>): MeshStep[] {

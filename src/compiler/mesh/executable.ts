@@ -38,23 +38,37 @@ export class MeshExecutable {
   /** Runs on global input values (one per program input) and returns the global output values. */
   run(inputs: readonly Storage[]): Storage[] {
     const { mesh, program } = this;
-    const offsets = program.devices.map((_, device) => program.inputs.map(({ aval, spec }, i) => mesh.memory(device).upload(localShard(inputs[i], aval, spec, program, device))));
+    const blocks = this.#parts.map((part, device) => this.#writeInputs(part, device, inputs));
     try {
-      const outputs = mesh.runSync(this.#handle, offsets);
+      const outputs = mesh.runSync(this.#handle, blocks.map((block) => [block]));
       try {
         return program.outputs.map(({ aval, spec }, j) => this.#assemble(outputs, j, aval, spec));
       } finally {
         outputs.forEach((list, device) => list.forEach((offset) => mesh.memory(device).free(offset)));
       }
     } finally {
-      offsets.forEach((list, device) => list.forEach((offset) => mesh.memory(device).free(offset)));
+      blocks.forEach((block, device) => mesh.memory(device).free(block));
     }
+  }
+
+  /** Allocates the device's input block and writes its shard of every input into it. */
+  #writeInputs(part: DevicePart, device: number, inputs: readonly Storage[]): number {
+    const memory = this.mesh.memory(device);
+    const block = memory.alloc(part.inputs.bytes);
+    this.program.inputs.forEach(({ aval, spec }, i) => {
+      const shard = localShard(inputs[i], aval, spec, this.program, device);
+      if (shard.length > 0) memory.write(block + part.inputs.offsets[i], shard);
+    });
+    return block;
   }
 
   /** Joins output `j`: one device per distinct shard is read; replicated copies are identical by construction. */
   #assemble(outputs: readonly (readonly number[])[], j: number, aval: Aval, spec: ShardingSpec): Storage {
     const { mesh, program } = this;
-    const read = (device: number): Storage => mesh.memory(device).read(aval.dtype, outputs[device][j], this.#parts[device].outputLengths[j]);
+    const read = (device: number): Storage => {
+      const part = this.#parts[device];
+      return mesh.memory(device).read(aval.dtype, outputs[device][0] + part.outputs.offsets[j], part.outputLengths[j]);
+    };
     if (spec.isReplicated) return read(0);
     const global = allocate(aval.dtype, sizeOf(aval.shape));
     const seen = new Set<string>();
