@@ -19,7 +19,7 @@ export class NamedSharding implements TensorSharding {
   }
 }
 
-/** The sharding of `x` with its full types, or null for a tensor on one device. */
+/** Returns the sharding of `x` with its full types, or null for a tensor on one device. */
 export function shardingOf(x: Tensor): NamedSharding | null {
   return x.sharding as NamedSharding | null;
 }
@@ -57,8 +57,8 @@ export function reshard(x: Tensor, spec: ShardingSpec): Tensor {
 const constraints = new WeakMap<Node, ShardingSpec>();
 
 /**
- * Inside a compiled function on a mesh, asks the partitioner to give `x` the layout `spec` at this
- * point (it inserts the collectives). Outside tracing it reshards `x` like nb.reshard.
+ * Inside a compiled function on a mesh, requests the layout `spec` for `x` at this point, and the
+ * partitioner inserts the collectives. Outside tracing it reshards `x` like nb.reshard.
  */
 export function withShardingConstraint(x: Tensor, spec: ShardingSpec): Tensor {
   checkTensor(x, "withShardingConstraint");
@@ -70,7 +70,7 @@ export function withShardingConstraint(x: Tensor, spec: ShardingSpec): Tensor {
   return x;
 }
 
-/** The constraint recorded on a traced node, if any. */
+/** Returns the constraint recorded on a traced node, if any. */
 export function constraintOf(node: Node): ShardingSpec | undefined {
   return constraints.get(node);
 }

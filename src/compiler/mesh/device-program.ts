@@ -14,7 +14,7 @@ import type { ProgramBuilder } from "../wasm/builder.js";
 import type { BufferRef, ReferenceStep, Step } from "../wasm/steps.js";
 import type { LoweredLocal } from "./lower-local.js";
 
-/** Where a builder buffer lives on the device: at a byte offset of a binding, or at a fixed address. */
+/** The location of a builder buffer on the device: a byte offset in a binding, or a fixed address. */
 type Placement = { readonly kind: "binding"; readonly binding: number; readonly offset: number } | { readonly kind: "fixed"; readonly address: number };
 
 /** Byte offsets of several buffers packed into one binding, each aligned like an allocation. */
@@ -33,9 +33,9 @@ export interface DevicePart {
   readonly kernels: readonly CompiledKernel[];
   /** Byte offsets of the constants placed in device memory; free them when the program is dropped. */
   readonly constants: readonly number[];
-  /** Where each input goes in the input block. */
+  /** Offsets of the inputs in the input block. */
   readonly inputs: PackedLayout;
-  /** Where each output is found in the output block. */
+  /** Offsets of the outputs in the output block. */
   readonly outputs: PackedLayout;
   /** Element count of each output, in output order. */
   readonly outputLengths: readonly number[];
@@ -110,8 +110,8 @@ function meshSteps(step: Step, operand: (ref: BufferRef) => Operand, kernels: Ma
 
 /**
  * Turns reference steps whose inputs are all empty (reductions and products over empty shards) into
- * constants, since their result does not depend on any data, and drops those with an empty result
- * (meshSteps skips every reference step); raises for any other reference step.
+ * constants, because their result does not depend on any data. Steps with an empty result need
+ * nothing, and meshSteps skips them. Any other reference step raises.
  */
 function foldEmptyReferences(builder: ProgramBuilder, constants: Map<number, Storage>, label: string): void {
   const steps = builder.steps;
@@ -131,7 +131,7 @@ function describeInputs(step: ReferenceStep): string {
 }
 
 /**
- * Picks the buffer each output is returned in: the output value's own buffer when it holds exactly
+ * Picks the buffer each output is returned in: the output value's own buffer when it contains exactly
  * that value, otherwise a new buffer the value is copied into (inputs, constants, shared buffers and
  * views into buckets all need the copy).
  */

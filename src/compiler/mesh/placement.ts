@@ -1,5 +1,5 @@
-// Which mesh a compiled call runs on and the spec of every argument leaf: from the compile options'
-// inShardings, else from the tensors' own shardings; everything else is replicated.
+// The mesh a compiled call runs on and the spec of every argument leaf. The compile options'
+// inShardings come first, then the tensors' own shardings. Everything else is replicated.
 
 import { treeFlatten, treeFlattenWithNumbers } from "../../core/pytree.js";
 import { Tensor } from "../../core/tensor.js";
@@ -75,7 +75,7 @@ function leafSpec(leaf: Tensor | number, override: ArgSharding, mesh: DeviceMesh
   return checkSpec(spec, leaf.shape, mesh, `${label} of shape [${leaf.shape.join(", ")}]`);
 }
 
-/** The requested spec of every output leaf of `out`, or undefined where the partitioner decides. */
+/** Returns the requested spec of every output leaf of `out`, or undefined where the partitioner decides. */
 export function outputSpecs(out: unknown, outShardings: MeshCompileOptions["outShardings"], name: string): (ShardingSpec | undefined)[] | undefined {
   if (outShardings === undefined) return undefined;
   if (outShardings instanceof ShardingSpec) return treeFlatten(out).leaves.map(() => outShardings);
@@ -85,7 +85,7 @@ export function outputSpecs(out: unknown, outShardings: MeshCompileOptions["outS
   return out.flatMap((element, i) => treeFlatten(element).leaves.map(() => outShardings[i] ?? undefined));
 }
 
-/** The printable placement of a leaf for the cache key. */
+/** Describes the placement of a leaf for the cache key. */
 export function describePlacement(placement: MeshPlacement | undefined, leaf: number): string {
   if (placement === undefined) return "single";
   const { mesh } = placement;
@@ -95,7 +95,7 @@ export function describePlacement(placement: MeshPlacement | undefined, leaf: nu
 const meshIds = new WeakMap<DeviceMesh, number>();
 let nextMeshId = 1;
 
-/** A number per mesh object, so two meshes of the same shape get different cache entries. */
+/** Numbers mesh objects, so two meshes of the same shape get different cache entries. */
 function meshId(mesh: DeviceMesh): number {
   let id = meshIds.get(mesh);
   if (id === undefined) meshIds.set(mesh, (id = nextMeshId++));

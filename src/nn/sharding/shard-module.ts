@@ -48,8 +48,8 @@ export function shardModule<M extends Module>(model: M, mesh: DeviceMesh, rules:
  * Megatron-style rules for the feed-forward blocks of TransformerEncoderLayer modules: linear1 split
  * by output features (column-parallel), linear2 by input features (row-parallel), so the pair needs
  * one all-reduce in the forward pass. Weights are stored [out, in], as in PyTorch.
- * NOTE: the attention's packed q/k/v projection is not split by heads, because torch.chunk bounds of
- * the packed dimension do not fall on the q/k/v boundaries; it stays replicated.
+ * NOTE: the attention's packed q/k/v projection stays replicated. Its torch.chunk bounds would not
+ * fall on the q/k/v boundaries, so a split would not be by heads.
  */
 export function feedForwardParallel(axis = "model", prefix = "**"): ShardingRules {
   return [

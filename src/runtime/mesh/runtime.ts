@@ -236,7 +236,7 @@ export class MeshRuntime {
 
   /**
    * Blocks until every device finished. Past the deadline it records a run timeout, which aborts the
-   * run; devices that still have not finished after the stop grace are remembered as stuck.
+   * run. Devices that still have not finished after the stop grace are kept as stuck.
    */
   #waitSync(): void {
     const control = this.#control;
