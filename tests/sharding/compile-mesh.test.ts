@@ -101,3 +101,18 @@ describe("compile on a mesh", () => {
     expect(() => nb.compile((p: Tensor, q: Tensor) => nb.add(p, q))(a, b)).toThrow(/same mesh/);
   });
 });
+
+describe("placement errors", () => {
+  it("names the tensor, the spec and the fix", () => {
+    const x = nb.ones([3, 4]);
+    expect(() => nb.shard(x, mesh2, nb.P("data", null, null))).toThrow(/shard: tensor of shape \[3, 4\]: spec P\("data", null, null\) has 3 entries but the tensor has rank 2.*give at most one entry per dimension/);
+    expect(() => nb.shard(x, mesh2, nb.P("model"))).toThrow(/names mesh axis "model", but the mesh has axes \[data\]; use one of those/);
+    expect(() => nb.shard(x, mesh22, nb.P("data", "data"))).toThrow(/mesh axis "data" is used twice/);
+    expect(() => nb.reshard(x, nb.P("data"))).toThrow(/is not on a mesh; place it with nb\.shard/);
+    expect(() => nb.compile((a: Tensor) => a, { inShardings: [nb.P("data")] })(x)).toThrow(/inShardings needs the mesh/);
+  });
+
+  it("raises ShardingError", () => {
+    expect(() => nb.shard(nb.ones([2]), mesh2, nb.P("nope"))).toThrow(nb.ShardingError);
+  });
+});

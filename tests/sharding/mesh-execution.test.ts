@@ -23,7 +23,7 @@ afterAll(async () => {
 function checkOnMesh(graph: nb.Graph, specs: readonly nb.ShardingSpec[], meshIndex: number, globals: readonly nb.Tensor["node"]["buffer"][], label: string): void {
   const mesh = devices[meshIndex];
   const program = nb.partition(graph, specs.map((spec) => ({ spec, mesh })), { bucketOutputReductions: true });
-  const executable = new MeshExecutable(mesh, program, label);
+  const executable = new MeshExecutable(mesh, program, label, { checkReplicas: true });
   try {
     const actual = executable.run(globals as never);
     const expected = referenceRun(graph, globals as never);

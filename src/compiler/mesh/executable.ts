@@ -4,6 +4,7 @@
 import type { Aval } from "../../core/node.js";
 import { sizeOf } from "../../core/shape.js";
 import { debugLog } from "../../runtime/debug.js";
+import { InternalError } from "../../runtime/errors.js";
 import type { ProgramHandle } from "../../runtime/mesh/runtime.js";
 import { allocate, type Storage } from "../../runtime/storage.js";
 import type { CompiledKernel } from "../../runtime/wasm/kernel.js";
@@ -15,15 +16,22 @@ import type { ShardingSpec } from "../../sharding/spec.js";
 import { toDeviceProgram, type DevicePart } from "./device-program.js";
 import { LocalLowering, slotAvals } from "./lower-local.js";
 
+export interface MeshExecutableOptions {
+  /** Read every copy of each output and raise if two devices that hold the same shard differ in any bit. */
+  readonly checkReplicas?: boolean;
+}
+
 export class MeshExecutable {
   readonly mesh: DeviceMesh;
   readonly program: SpmdProgram;
   readonly #handle: ProgramHandle;
   readonly #parts: readonly DevicePart[];
+  readonly #checkReplicas: boolean;
 
-  constructor(mesh: DeviceMesh, program: SpmdProgram, name: string) {
+  constructor(mesh: DeviceMesh, program: SpmdProgram, name: string, options: MeshExecutableOptions = {}) {
     this.mesh = mesh;
     this.program = program;
+    this.#checkReplicas = options.checkReplicas ?? false;
     const avals = slotAvals(program);
     this.#parts = program.devices.map((_, device) => {
       const lowered = new LocalLowering(program, device, avals).lower();
@@ -69,15 +77,20 @@ export class MeshExecutable {
       const part = this.#parts[device];
       return mesh.memory(device).read(aval.dtype, outputs[device][0] + part.outputs.offsets[j], part.outputLengths[j]);
     };
-    if (spec.isReplicated) return read(0);
+    if (spec.isReplicated && !this.#checkReplicas) return read(0);
     const global = allocate(aval.dtype, sizeOf(aval.shape));
-    const seen = new Set<string>();
+    const seen = new Map<string, { device: number; data: Storage }>();
     program.devices.forEach((_, device) => {
       const bounds = shardBounds(aval.shape, spec, program.mesh, device);
       const key = JSON.stringify(bounds);
-      if (seen.has(key)) return;
-      seen.add(key);
-      insertShard(global, aval.shape, bounds, read(device));
+      const first = seen.get(key);
+      if (first === undefined) {
+        const data = read(device);
+        seen.set(key, { device, data });
+        insertShard(global, aval.shape, bounds, data);
+      } else if (this.#checkReplicas) {
+        checkSameBits(read(device), first.data, `output ${j} on device ${device} and device ${first.device}`);
+      }
     });
     return global;
   }
@@ -87,6 +100,12 @@ export class MeshExecutable {
     this.mesh.runtime.unload(this.#handle);
     this.#parts.forEach((part, device) => part.constants.forEach((offset) => this.mesh.memory(device).free(offset)));
   }
+}
+
+function checkSameBits(a: Storage, b: Storage, label: string): void {
+  const bytesA = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const bytesB = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  if (bytesA.length !== bytesB.length || bytesA.some((x, i) => x !== bytesB[i])) throw new InternalError(`${label} hold the same shard but differ`);
 }
 
 /** Device `device`'s shard of a global input, cut without a copy when it is contiguous. */
