@@ -80,7 +80,7 @@ class ProgramBuilder {
     const cached = this.#reshards.get(key);
     if (cached !== undefined) return cached;
     let current = value;
-    for (const step of planReshard(value.spec, target)) current = this.#emitReshardStep(current, step);
+    for (const step of planReshard(value.spec, target, this.mesh)) current = this.#emitReshardStep(current, step);
     this.#reshards.set(key, current);
     return current;
   }
@@ -112,6 +112,8 @@ class ProgramBuilder {
           return { kind: "allGather", axis: step.axis, dim: step.dim, group, input, output, out };
         case "split":
           return { kind: "split", axis: step.axis, dim: step.dim, group, input, output, out };
+        case "reduceScatter":
+          return { kind: "reduceScatter", op: step.op, axis: step.axis, dim: step.dim, group, input, output, out };
         case "allToAll":
           return { kind: "allToAll", axis: step.axis, gatherDim: step.gatherDim, splitDim: step.splitDim, group, input, output, out };
         default:
@@ -234,7 +236,7 @@ function outputTargets(graph: TracedGraph, values: ReadonlyMap<Node, Value>, mes
 function bucketOutputs(builder: ProgramBuilder, outputs: Value[], targets: readonly ShardingSpec[]): void {
   const buckets = new Map<string, { op: PartialOp; axes: readonly string[]; members: number[]; specs: ShardingSpec[] }>();
   outputs.forEach((value, i) => {
-    const [first] = planReshard(value.spec, targets[i]);
+    const [first] = planReshard(value.spec, targets[i], builder.mesh);
     if (first?.kind !== "allReduce") return;
     const key = `${first.op}:${first.axes.join(",")}`;
     const bucket = buckets.get(key) ?? { op: first.op, axes: first.axes, members: [], specs: [] };

@@ -36,6 +36,8 @@ export type LocalStep =
   /**
    * Reduces the group's inputs, each whole along `dim`, with `op` in rank order and keeps chunk `group.rank`
    * of `dim` (torch.chunk bounds). Equals an allReduce followed by a split, element for element.
+   * NOTE: the mesh runtime's reduceScatter takes equal contiguous blocks, so its executor must pad uneven
+   * chunks and pack a `dim` other than the first.
    */
   | { readonly kind: "reduceScatter"; readonly op: PartialOp; readonly axis: string; readonly dim: number; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval }
   /** For each pair, the output of rank `target` is the input of rank `source`. Ranks that no pair targets get zeros. */
