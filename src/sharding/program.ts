@@ -82,6 +82,31 @@ export function isCollective(step: LocalStep): step is Extract<LocalStep, { kind
   }
 }
 
+/** Slots a step reads, in operand order. */
+export function stepInputs(step: LocalStep): readonly number[] {
+  switch (step.kind) {
+    case "compute":
+    case "allReduce":
+      return step.inputs;
+    case "constant":
+    case "fill":
+      return [];
+    case "allGather":
+    case "split":
+    case "allToAll":
+    case "reduceScatter":
+    case "permute":
+      return [step.input];
+    default:
+      return step satisfies never;
+  }
+}
+
+/** Slots a step writes. */
+export function stepOutputs(step: LocalStep): readonly number[] {
+  return step.kind === "allReduce" ? step.outputs : [step.output];
+}
+
 /** Counts the collective steps of one device's program by kind (every device runs the same collectives). */
 export function countCollectives(program: SpmdProgram): Record<CollectiveKind, number> {
   const counts: Record<CollectiveKind, number> = { allReduce: 0, allGather: 0, allToAll: 0, reduceScatter: 0, permute: 0 };
