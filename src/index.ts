@@ -61,4 +61,5 @@ export { partition, type ShardedInput, type PartitionOptions } from "./sharding/
 export { simulate, runSpmd, shardValue, assembleValue } from "./sharding/simulate.js";
 export { mergeAllReduces } from "./sharding/merge.js";
 export { checkSpmdProgram } from "./sharding/check.js";
+export { formatSpmdProgram } from "./sharding/print.js";
 export { countCollectives, isCollective, type CollectiveKind, type Group, type SpmdProgram, type LocalProgram, type LocalStep } from "./sharding/program.js";

@@ -5,11 +5,13 @@ import type { Aval, Node } from "../core/node.js";
 import { evalRule } from "../core/primitive.js";
 import type { ParamsByPrimitive, ParamsOf, PrimitiveName } from "../core/primitive-names.js";
 import { scheduleGraph } from "../core/schedule.js";
+import { debugLog } from "../runtime/debug.js";
 import { InternalError, ShardingError } from "../runtime/errors.js";
 import { MeshTopology } from "../runtime/mesh/topology.js";
 import type { Storage } from "../runtime/storage.js";
 import { shardShape } from "./chunks.js";
 import type { Group, LocalStep, SpmdProgram } from "./program.js";
+import { formatSpmdProgram } from "./print.js";
 import { planReshard, type ReshardStep } from "./reshard.js";
 import { shardingRule } from "./rules.js";
 import { checkSpec, ShardingSpec, type MeshLayout, type PartialOp } from "./spec.js";
@@ -270,10 +272,12 @@ export function partition(graph: TracedGraph, inputs: readonly ShardedInput[], o
   const settled = outputs.map((value, i) => builder.reshard(value, targets[i]));
 
   const inputSlots = graph.inputs.map((node) => (inputValues.get(node) as Value).slot);
-  return {
+  const program: SpmdProgram = {
     mesh,
     inputs: graph.inputs.map((node, i) => ({ aval: node.aval, spec: specs[i] })),
     outputs: graph.outputs.map((node, i) => ({ aval: node.aval, spec: targets[i] })),
     devices: builder.steps.map((steps, device) => ({ device, slotCount: builder.slotCount, inputSlots, steps, outputSlots: settled.map((v) => v.slot) })),
   };
+  debugLog(2, () => `partitioned program, ${formatSpmdProgram(program)}`);
+  return program;
 }
