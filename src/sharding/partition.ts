@@ -34,6 +34,13 @@ export interface PartitionOptions {
   readonly outputSpecs?: readonly (ShardingSpec | undefined)[];
   /** Settle the outputs' partial results with one bucketed all-reduce per (op, axes) instead of one per output. */
   readonly bucketOutputReductions?: boolean;
+  /**
+   * Sharding constraints by node. Each constrained node's value is resharded to its spec as soon as it
+   * is computed, so its consumers start from that spec. Specs may not be partial. Constraints on nodes
+   * that the outputs do not depend on are ignored.
+   * NOTE: no public API records constraints in traced code yet (nb.withShardingConstraint is planned).
+   */
+  readonly constraints?: ReadonlyMap<Node, ShardingSpec>;
 }
 
 /** A value during partitioning: the slot holding its local shard on every device, and its global spec. */
@@ -222,6 +229,21 @@ function placeBoundary(builder: ProgramBuilder, node: Node, inputs: ReadonlyMap<
   return { slot: output, spec: ShardingSpec.replicated(node.shape.length), aval: node.aval };
 }
 
+function describeNode(node: Node): string {
+  return node.kind === "op" ? `${node.prim}#${node.id}` : `${node.kind} #${node.id}`;
+}
+
+/** Reshards `value` to the constraint on `node`, if there is one. Raises a ShardingError for an invalid or partial spec. */
+function applyConstraint(builder: ProgramBuilder, node: Node, value: Value, constraint: ShardingSpec | undefined): Value {
+  if (constraint === undefined) return value;
+  const where = `sharding constraint on ${describeNode(node)} of shape [${node.shape.join(", ")}]`;
+  const spec = checkSpec(constraint, node.shape, builder.mesh, where);
+  if (Object.keys(spec.partial).length > 0) {
+    throw new ShardingError(`${where}: spec ${spec} is partial, but a constraint can only split or replicate. Drop the partial entries`);
+  }
+  return builder.reshard(value, spec);
+}
+
 function outputTargets(graph: TracedGraph, values: ReadonlyMap<Node, Value>, mesh: MeshLayout, options: PartitionOptions): ShardingSpec[] {
   return graph.outputs.map((node, i) => {
     const requested = options.outputSpecs?.[i];
@@ -263,8 +285,9 @@ export function partition(graph: TracedGraph, inputs: readonly ShardedInput[], o
 
   const schedule = scheduleGraph(graph.outputs, (node) => node.kind !== "op" || node.realized);
   const values = new Map<Node, Value>();
-  for (const node of schedule.boundary) values.set(node, placeBoundary(builder, node, inputValues));
-  for (const node of schedule.order) values.set(node, partitionNode(builder, node, values));
+  const constrain = (node: Node, value: Value): Value => applyConstraint(builder, node, value, options.constraints?.get(node));
+  for (const node of schedule.boundary) values.set(node, constrain(node, placeBoundary(builder, node, inputValues)));
+  for (const node of schedule.order) values.set(node, constrain(node, partitionNode(builder, node, values)));
 
   const targets = outputTargets(graph, values, mesh, options);
   const outputs = graph.outputs.map((node) => values.get(node) as Value);

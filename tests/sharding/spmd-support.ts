@@ -98,8 +98,15 @@ export function expectClose(actual: Storage, expected: Storage, label: string): 
 }
 
 /** Partitions `graph` with `specs` on `mesh`, checks the program, simulates it and compares every output with the unsharded run. */
-export function checkAgainstReference(graph: nb.Graph, specs: readonly nb.ShardingSpec[], mesh: TestMesh, globals: readonly Storage[], label: string): nb.SpmdProgram {
-  const program = nb.partition(graph, specs.map((spec) => ({ spec, mesh })));
+export function checkAgainstReference(
+  graph: nb.Graph,
+  specs: readonly nb.ShardingSpec[],
+  mesh: TestMesh,
+  globals: readonly Storage[],
+  label: string,
+  options: nb.PartitionOptions = {},
+): nb.SpmdProgram {
+  const program = nb.partition(graph, specs.map((spec) => ({ spec, mesh })), options);
   checkSpmdProgram(program);
   const actual = nb.runSpmd(program, globals);
   const expected = referenceRun(graph, globals);
