@@ -11,8 +11,10 @@ import { MeshTopology } from "../runtime/mesh/topology.js";
 import type { Storage } from "../runtime/storage.js";
 import { shardShape } from "./chunks.js";
 import type { Group, LocalStep, SpmdProgram } from "./program.js";
+import { decideDirect, planBackwardSpecs, useKey, type PassRecord } from "./backward.js";
 import { formatSpmdProgram } from "./print.js";
 import { planReshard, type ReshardStep } from "./reshard.js";
+import type { RuleResult } from "./rule-helpers.js";
 import { shardingRule } from "./rules.js";
 import { checkSpec, ShardingSpec, type MeshLayout, type PartialOp } from "./spec.js";
 
@@ -41,6 +43,12 @@ export interface PartitionOptions {
    * NOTE: no public API records constraints in traced code yet (nb.withShardingConstraint is planned).
    */
   readonly constraints?: ReadonlyMap<Node, ShardingSpec>;
+  /**
+   * Compute a value directly in the spec all its uses reshard it to, when its rule allows it and that
+   * moves fewer bytes or, at equal bytes, computes less (see backward.ts). It costs a second partitioning
+   * pass when some value qualifies. Default true.
+   */
+  readonly propagateBackward?: boolean;
 }
 
 /** A value during partitioning: the slot holding its local shard on every device, and its global spec. */
@@ -204,15 +212,24 @@ function emitCompute(builder: ProgramBuilder, node: Node, operands: readonly Val
   return output;
 }
 
-/** Applies `node`'s sharding rule, reshards its operands and emits its local computation. */
-function partitionNode(builder: ProgramBuilder, node: Node, values: Map<Node, Value>): Value {
+/** Applies `node`'s sharding rule and returns its decision, or the decision to compute it in `preferred` when decideDirect takes it. */
+function decideNode(builder: ProgramBuilder, node: Node, operands: readonly Value[], preferred: ShardingSpec | undefined): RuleResult {
   const prim = node.prim as PrimitiveName;
-  const operands = node.inputs.map((input) => values.get(input) as Value);
   const rule = shardingRule(prim);
   const decision = rule({ specs: operands.map((v) => v.spec), avals: operands.map((v) => v.aval), out: node.aval, params: node.params as never, mesh: builder.mesh });
   if (decision.output.rank !== node.shape.length) {
     throw new InternalError(`partition: the ${prim} rule returned ${decision.output} for an output of rank ${node.shape.length}`);
   }
+  if (preferred === undefined || decision.output.equals(preferred)) return decision;
+  return decideDirect(node, operands, decision, preferred, builder.mesh) ?? decision;
+}
+
+/** Decides `node`'s specs, records them, reshards its operands and emits its local computation. */
+function partitionNode(builder: ProgramBuilder, node: Node, values: Map<Node, Value>, recorder: Recorder): Value {
+  const operands = node.inputs.map((input) => values.get(input) as Value);
+  const decision = decideNode(builder, node, operands, recorder.preferred.get(node));
+  recorder.computed.set(node, decision.output);
+  node.inputs.forEach((input, i) => recorder.demand(input, useKey(node, i), decision.inputs[i]));
   const resharded = operands.map((v, i) => builder.reshard(v, decision.inputs[i]));
   return { slot: emitCompute(builder, node, resharded, decision.output), spec: decision.output, aval: node.aval };
 }
@@ -242,6 +259,26 @@ function applyConstraint(builder: ProgramBuilder, node: Node, value: Value, cons
     throw new ShardingError(`${where}: spec ${spec} is partial, but a constraint can only split or replicate. Drop the partial entries`);
   }
   return builder.reshard(value, spec);
+}
+
+/** The record of one pass for backward propagation, with the specs it prefers from an earlier pass. */
+class Recorder implements PassRecord {
+  readonly order: Node[] = [];
+  readonly computed = new Map<Node, ShardingSpec>();
+  readonly demands = new Map<Node, Map<string, ShardingSpec>>();
+
+  constructor(
+    readonly preferred: ReadonlyMap<Node, ShardingSpec>,
+    readonly constrained: ReadonlySet<Node>,
+  ) {}
+
+  /** Records that `use` reshards `node`'s value to `spec`. The uses of a constrained value start from its constraint, so only the constraint counts. */
+  demand(node: Node, use: string, spec: ShardingSpec): void {
+    if (this.constrained.has(node) && use !== "constraint") return;
+    const uses = this.demands.get(node) ?? new Map<string, ShardingSpec>();
+    uses.set(use, spec);
+    this.demands.set(node, uses);
+  }
 }
 
 function outputTargets(graph: TracedGraph, values: ReadonlyMap<Node, Value>, mesh: MeshLayout, options: PartitionOptions): ShardingSpec[] {
@@ -274,25 +311,31 @@ function bucketOutputs(builder: ProgramBuilder, outputs: Value[], targets: reado
   }
 }
 
-/**
- * Partitions `graph` for inputs sharded as `inputs`: one local program per device, with the local
- * shapes of every shard (uneven and empty shards included) and explicit collectives.
- */
-export function partition(graph: TracedGraph, inputs: readonly ShardedInput[], options: PartitionOptions = {}): SpmdProgram {
-  const { mesh, specs } = checkInputs(graph, inputs);
+/** Runs one forward pass over the graph, computing the nodes in `preferred` in their preferred spec where decideDirect takes it. */
+function partitionOnce(graph: TracedGraph, mesh: MeshLayout, specs: readonly ShardingSpec[], options: PartitionOptions, preferred: ReadonlyMap<Node, ShardingSpec>): { program: SpmdProgram; record: PassRecord } {
   const builder = new ProgramBuilder(mesh);
+  const recorder = new Recorder(preferred, new Set(options.constraints?.keys()));
   const inputValues = new Map<Node, Value>(graph.inputs.map((node, i) => [node, { slot: builder.newSlot(), spec: specs[i], aval: node.aval }]));
 
   const schedule = scheduleGraph(graph.outputs, (node) => node.kind !== "op" || node.realized);
   const values = new Map<Node, Value>();
-  const constrain = (node: Node, value: Value): Value => applyConstraint(builder, node, value, options.constraints?.get(node));
+  const constrain = (node: Node, value: Value): Value => {
+    const constraint = options.constraints?.get(node);
+    const constrained = applyConstraint(builder, node, value, constraint);
+    if (constraint !== undefined) recorder.demand(node, "constraint", constrained.spec);
+    return constrained;
+  };
   for (const node of schedule.boundary) values.set(node, constrain(node, placeBoundary(builder, node, inputValues)));
-  for (const node of schedule.order) values.set(node, constrain(node, partitionNode(builder, node, values)));
+  for (const node of schedule.order) {
+    recorder.order.push(node);
+    values.set(node, constrain(node, partitionNode(builder, node, values, recorder)));
+  }
 
   const targets = outputTargets(graph, values, mesh, options);
   const outputs = graph.outputs.map((node) => values.get(node) as Value);
   if (options.bucketOutputReductions === true) bucketOutputs(builder, outputs, targets);
   const settled = outputs.map((value, i) => builder.reshard(value, targets[i]));
+  graph.outputs.forEach((node, i) => recorder.demand(node, `output ${i}`, targets[i]));
 
   const inputSlots = graph.inputs.map((node) => (inputValues.get(node) as Value).slot);
   const program: SpmdProgram = {
@@ -301,6 +344,20 @@ export function partition(graph: TracedGraph, inputs: readonly ShardedInput[], o
     outputs: graph.outputs.map((node, i) => ({ aval: node.aval, spec: targets[i] })),
     devices: builder.steps.map((steps, device) => ({ device, slotCount: builder.slotCount, inputSlots, steps, outputSlots: settled.map((v) => v.slot) })),
   };
+  return { program, record: recorder };
+}
+
+/**
+ * Partitions `graph` for inputs sharded as `inputs`: one local program per device, with the local
+ * shapes of every shard (uneven and empty shards included) and explicit collectives. A first pass
+ * propagates specs forward. Unless `options.propagateBackward` is false, a second pass computes
+ * values directly in the spec their uses need, where planBackwardSpecs finds such values.
+ */
+export function partition(graph: TracedGraph, inputs: readonly ShardedInput[], options: PartitionOptions = {}): SpmdProgram {
+  const { mesh, specs } = checkInputs(graph, inputs);
+  let { program, record } = partitionOnce(graph, mesh, specs, options, new Map());
+  const preferred = options.propagateBackward === false ? new Map<Node, ShardingSpec>() : planBackwardSpecs(record);
+  if (preferred.size > 0) ({ program } = partitionOnce(graph, mesh, specs, options, preferred));
   debugLog(2, () => `partitioned program, ${formatSpmdProgram(program)}`);
   return program;
 }
