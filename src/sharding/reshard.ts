@@ -136,12 +136,13 @@ function subsetsOf<T>(items: readonly T[]): T[][] {
 }
 
 /**
- * Plans the steps from `from` to `to`, which have the same rank. A partial result that `to` neither
- * keeps nor splits is all-reduced first. One on an axis that `to` splits is settled by a reduce-scatter
- * on that dimension, unless all-reducing it before the gathers moves fewer bytes on `mesh`: gathering
- * first makes the reduce-scatter's input larger. Then the plan gathers, innermost first, every split
- * that is not a prefix of the target split (an all-to-all when the axis moves to another dimension),
- * and last it splits locally.
+ * Plans the steps from `from` to `to`, which have the same rank. A partial result on an axis that `to`
+ * splits is settled by a reduce-scatter on that dimension, before any gather where the target split
+ * allows it. It is all-reduced instead when that moves fewer bytes on `mesh`, because gathering first
+ * can make the reduce-scatter's input larger. Other partial results that `to` does not keep are
+ * all-reduced before any gather. Then the plan gathers, innermost first, every split that is not a
+ * prefix of the target split (an all-to-all when the axis moves to another dimension). Last it splits
+ * locally, with a reduce-scatter for a partial axis that could not be settled earlier.
  */
 export function planReshard(from: ShardingSpec, to: ShardingSpec, mesh: MeshLayout): ReshardStep[] {
   if (from.rank !== to.rank) throw new InternalError(`reshard ${from} to ${to}: ranks differ`);

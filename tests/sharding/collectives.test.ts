@@ -46,7 +46,7 @@ interface ScatterCase {
   readonly label: string;
 }
 
-/** A value partial with `op` on one axis and possibly split on another, scattered along a random dimension. */
+/** Draws a value partial with `op` on one axis, possibly split on another, and scattered along a random dimension. */
 function scatterCase(rng: Rng, mesh: TestMesh): ScatterCase {
   const shape = randomShape(rng);
   const dtype = rng.next() < 0.25 ? "int32" : "float32";

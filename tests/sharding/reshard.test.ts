@@ -156,7 +156,7 @@ describe("partitioned reshards", () => {
       return nb.valueAndGrad(loss, { argnums: [0, 1] })(w1, w2);
     }, avals);
     const specs = [nb.P("data"), nb.P("data"), nb.P(), nb.P()];
-    // As in ZeRO, each device keeps one shard of every gradient, so no device holds the whole sum.
+    // As in ZeRO, each device keeps one shard of every gradient, so no device stores the whole sum.
     const outputSpecs = [nb.P(), nb.P("data"), nb.P("data")];
     const program = nb.partition(graph, specs.map((spec) => ({ spec, mesh })), { outputSpecs });
     const counts = nb.countCollectives(program);
