@@ -60,4 +60,7 @@ export { DeviceError, TimeoutError } from "./runtime/errors.js";
 export { traceGraph, type Graph } from "./compiler/trace.js";
 export { partition, type ShardedInput, type PartitionOptions } from "./sharding/partition.js";
 export { simulate, runSpmd, shardValue, assembleValue } from "./sharding/simulate.js";
-export { countCollectives, type SpmdProgram, type LocalProgram, type LocalStep } from "./sharding/program.js";
+export { mergeAllReduces } from "./sharding/merge.js";
+export { checkSpmdProgram } from "./sharding/check.js";
+export { formatSpmdProgram } from "./sharding/print.js";
+export { countCollectives, isCollective, type CollectiveKind, type Group, type SpmdProgram, type LocalProgram, type LocalStep } from "./sharding/program.js";

@@ -10,6 +10,7 @@ import { explainMiss, makeCacheKey, type CacheKey } from "./cache-key.js";
 import * as random from "../ops/random.js";
 import { CompileStats } from "./stats.js";
 import { MeshProgram } from "./mesh/mesh-program.js";
+import type { SpmdProgram } from "../sharding/program.js";
 import { describePlacement, placeLeaves, type MeshCompileOptions, type MeshPlacement } from "./mesh/placement.js";
 import { traceFunction, type TracedProgram } from "./trace.js";
 
@@ -27,6 +28,8 @@ export interface CompiledFunction<Args extends unknown[], Out> {
   readonly stats: CompileStats;
   /** The printable keys of the cached programs, oldest first. */
   cacheKeys(): string[];
+  /** The partitioned programs of the cached mesh entries, oldest first (empty on one device). */
+  spmdPrograms(): SpmdProgram[];
   /** Drops every cached program; the next call traces again. */
   clearCache(): void;
 }
@@ -117,6 +120,7 @@ export function compile<Args extends unknown[], Out>(fn: (...args: Args) => Out,
   return Object.assign(compiled, {
     stats,
     cacheKeys: () => [...cache.keys()],
+    spmdPrograms: () => [...cache.values()].flatMap((entry) => (entry.kind === "mesh" ? [entry.program.spmd] : [])),
     clearCache: () => {
       for (const entry of cache.values()) if (entry.kind === "mesh") entry.program.dispose();
       cache.clear();

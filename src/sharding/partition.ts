@@ -5,12 +5,16 @@ import type { Aval, Node } from "../core/node.js";
 import { evalRule } from "../core/primitive.js";
 import type { ParamsByPrimitive, ParamsOf, PrimitiveName } from "../core/primitive-names.js";
 import { scheduleGraph } from "../core/schedule.js";
+import { debugLog } from "../runtime/debug.js";
 import { InternalError, ShardingError } from "../runtime/errors.js";
 import { MeshTopology } from "../runtime/mesh/topology.js";
 import type { Storage } from "../runtime/storage.js";
 import { shardShape } from "./chunks.js";
 import type { Group, LocalStep, SpmdProgram } from "./program.js";
+import { decideDirect, planBackwardSpecs, useKey, type PassRecord } from "./backward.js";
+import { formatSpmdProgram } from "./print.js";
 import { planReshard, type ReshardStep } from "./reshard.js";
+import type { RuleResult } from "./rule-helpers.js";
 import { shardingRule } from "./rules.js";
 import { checkSpec, ShardingSpec, type MeshLayout, type PartialOp } from "./spec.js";
 
@@ -32,6 +36,18 @@ export interface PartitionOptions {
   readonly outputSpecs?: readonly (ShardingSpec | undefined)[];
   /** Settle the outputs' partial results with one bucketed all-reduce per (op, axes) instead of one per output. */
   readonly bucketOutputReductions?: boolean;
+  /**
+   * Sharding constraints by node. Each constrained node's value is resharded to its spec as soon as it
+   * is computed, so its consumers start from that spec. Specs may not be partial. Constraints on nodes
+   * that the outputs do not depend on are ignored. compile fills it from nb.withShardingConstraint.
+   */
+  readonly constraints?: ReadonlyMap<Node, ShardingSpec>;
+  /**
+   * Compute a value directly in the spec all its uses reshard it to, when its rule allows it and that
+   * moves fewer bytes or, at equal bytes, computes less (see backward.ts). It costs a second partitioning
+   * pass when some value qualifies. Default true.
+   */
+  readonly propagateBackward?: boolean;
 }
 
 /** A value during partitioning: the slot holding its local shard on every device, and its global spec. */
@@ -80,7 +96,7 @@ class ProgramBuilder {
     const cached = this.#reshards.get(key);
     if (cached !== undefined) return cached;
     let current = value;
-    for (const step of planReshard(value.spec, target)) current = this.#emitReshardStep(current, step);
+    for (const step of planReshard(value.spec, target, this.mesh)) current = this.#emitReshardStep(current, step);
     this.#reshards.set(key, current);
     return current;
   }
@@ -112,6 +128,8 @@ class ProgramBuilder {
           return { kind: "allGather", axis: step.axis, dim: step.dim, group, input, output, out };
         case "split":
           return { kind: "split", axis: step.axis, dim: step.dim, group, input, output, out };
+        case "reduceScatter":
+          return { kind: "reduceScatter", op: step.op, axis: step.axis, dim: step.dim, group, input, output, out };
         case "allToAll":
           return { kind: "allToAll", axis: step.axis, gatherDim: step.gatherDim, splitDim: step.splitDim, group, input, output, out };
         default:
@@ -193,15 +211,24 @@ function emitCompute(builder: ProgramBuilder, node: Node, operands: readonly Val
   return output;
 }
 
-/** Applies `node`'s sharding rule, reshards its operands and emits its local computation. */
-function partitionNode(builder: ProgramBuilder, node: Node, values: Map<Node, Value>): Value {
+/** Applies `node`'s sharding rule and returns its decision, or the decision to compute it in `preferred` when decideDirect takes it. */
+function decideNode(builder: ProgramBuilder, node: Node, operands: readonly Value[], preferred: ShardingSpec | undefined): RuleResult {
   const prim = node.prim as PrimitiveName;
-  const operands = node.inputs.map((input) => values.get(input) as Value);
   const rule = shardingRule(prim);
   const decision = rule({ specs: operands.map((v) => v.spec), avals: operands.map((v) => v.aval), out: node.aval, params: node.params as never, mesh: builder.mesh });
   if (decision.output.rank !== node.shape.length) {
     throw new InternalError(`partition: the ${prim} rule returned ${decision.output} for an output of rank ${node.shape.length}`);
   }
+  if (preferred === undefined || decision.output.equals(preferred)) return decision;
+  return decideDirect(node, operands, decision, preferred, builder.mesh) ?? decision;
+}
+
+/** Decides `node`'s specs, records them, reshards its operands and emits its local computation. */
+function partitionNode(builder: ProgramBuilder, node: Node, values: Map<Node, Value>, recorder: Recorder): Value {
+  const operands = node.inputs.map((input) => values.get(input) as Value);
+  const decision = decideNode(builder, node, operands, recorder.preferred.get(node));
+  recorder.computed.set(node, decision.output);
+  node.inputs.forEach((input, i) => recorder.demand(input, useKey(node, i), decision.inputs[i]));
   const resharded = operands.map((v, i) => builder.reshard(v, decision.inputs[i]));
   return { slot: emitCompute(builder, node, resharded, decision.output), spec: decision.output, aval: node.aval };
 }
@@ -216,6 +243,41 @@ function placeBoundary(builder: ProgramBuilder, node: Node, inputs: ReadonlyMap<
   const value = node.buffer as Storage;
   builder.emit(() => ({ kind: "constant", value, output, out: node.aval }));
   return { slot: output, spec: ShardingSpec.replicated(node.shape.length), aval: node.aval };
+}
+
+function describeNode(node: Node): string {
+  return node.kind === "op" ? `${node.prim}#${node.id}` : `${node.kind} #${node.id}`;
+}
+
+/** Reshards `value` to the constraint on `node`, if there is one. Raises a ShardingError for an invalid or partial spec. */
+function applyConstraint(builder: ProgramBuilder, node: Node, value: Value, constraint: ShardingSpec | undefined): Value {
+  if (constraint === undefined) return value;
+  const where = `sharding constraint on ${describeNode(node)} of shape [${node.shape.join(", ")}]`;
+  const spec = checkSpec(constraint, node.shape, builder.mesh, where);
+  if (Object.keys(spec.partial).length > 0) {
+    throw new ShardingError(`${where}: spec ${spec} is partial, but a constraint can only split or replicate. Drop the partial entries`);
+  }
+  return builder.reshard(value, spec);
+}
+
+/** The record of one pass for backward propagation, with the specs it prefers from an earlier pass. */
+class Recorder implements PassRecord {
+  readonly order: Node[] = [];
+  readonly computed = new Map<Node, ShardingSpec>();
+  readonly demands = new Map<Node, Map<string, ShardingSpec>>();
+
+  constructor(
+    readonly preferred: ReadonlyMap<Node, ShardingSpec>,
+    readonly constrained: ReadonlySet<Node>,
+  ) {}
+
+  /** Records that `use` reshards `node`'s value to `spec`. The uses of a constrained value start from its constraint, so only the constraint counts. */
+  demand(node: Node, use: string, spec: ShardingSpec): void {
+    if (this.constrained.has(node) && use !== "constraint") return;
+    const uses = this.demands.get(node) ?? new Map<string, ShardingSpec>();
+    uses.set(use, spec);
+    this.demands.set(node, uses);
+  }
 }
 
 function outputTargets(graph: TracedGraph, values: ReadonlyMap<Node, Value>, mesh: MeshLayout, options: PartitionOptions): ShardingSpec[] {
@@ -234,7 +296,7 @@ function outputTargets(graph: TracedGraph, values: ReadonlyMap<Node, Value>, mes
 function bucketOutputs(builder: ProgramBuilder, outputs: Value[], targets: readonly ShardingSpec[]): void {
   const buckets = new Map<string, { op: PartialOp; axes: readonly string[]; members: number[]; specs: ShardingSpec[] }>();
   outputs.forEach((value, i) => {
-    const [first] = planReshard(value.spec, targets[i]);
+    const [first] = planReshard(value.spec, targets[i], builder.mesh);
     if (first?.kind !== "allReduce") return;
     const key = `${first.op}:${first.axes.join(",")}`;
     const bucket = buckets.get(key) ?? { op: first.op, axes: first.axes, members: [], specs: [] };
@@ -248,30 +310,53 @@ function bucketOutputs(builder: ProgramBuilder, outputs: Value[], targets: reado
   }
 }
 
-/**
- * Partitions `graph` for inputs sharded as `inputs`: one local program per device, with the local
- * shapes of every shard (uneven and empty shards included) and explicit collectives.
- */
-export function partition(graph: TracedGraph, inputs: readonly ShardedInput[], options: PartitionOptions = {}): SpmdProgram {
-  const { mesh, specs } = checkInputs(graph, inputs);
+/** Runs one forward pass over the graph, computing the nodes in `preferred` in their preferred spec where decideDirect takes it. */
+function partitionOnce(graph: TracedGraph, mesh: MeshLayout, specs: readonly ShardingSpec[], options: PartitionOptions, preferred: ReadonlyMap<Node, ShardingSpec>): { program: SpmdProgram; record: PassRecord } {
   const builder = new ProgramBuilder(mesh);
+  const recorder = new Recorder(preferred, new Set(options.constraints?.keys()));
   const inputValues = new Map<Node, Value>(graph.inputs.map((node, i) => [node, { slot: builder.newSlot(), spec: specs[i], aval: node.aval }]));
 
   const schedule = scheduleGraph(graph.outputs, (node) => node.kind !== "op" || node.realized);
   const values = new Map<Node, Value>();
-  for (const node of schedule.boundary) values.set(node, placeBoundary(builder, node, inputValues));
-  for (const node of schedule.order) values.set(node, partitionNode(builder, node, values));
+  const constrain = (node: Node, value: Value): Value => {
+    const constraint = options.constraints?.get(node);
+    const constrained = applyConstraint(builder, node, value, constraint);
+    if (constraint !== undefined) recorder.demand(node, "constraint", constrained.spec);
+    return constrained;
+  };
+  for (const node of schedule.boundary) values.set(node, constrain(node, placeBoundary(builder, node, inputValues)));
+  for (const node of schedule.order) {
+    recorder.order.push(node);
+    values.set(node, constrain(node, partitionNode(builder, node, values, recorder)));
+  }
 
   const targets = outputTargets(graph, values, mesh, options);
   const outputs = graph.outputs.map((node) => values.get(node) as Value);
   if (options.bucketOutputReductions === true) bucketOutputs(builder, outputs, targets);
   const settled = outputs.map((value, i) => builder.reshard(value, targets[i]));
+  graph.outputs.forEach((node, i) => recorder.demand(node, `output ${i}`, targets[i]));
 
   const inputSlots = graph.inputs.map((node) => (inputValues.get(node) as Value).slot);
-  return {
+  const program: SpmdProgram = {
     mesh,
     inputs: graph.inputs.map((node, i) => ({ aval: node.aval, spec: specs[i] })),
     outputs: graph.outputs.map((node, i) => ({ aval: node.aval, spec: targets[i] })),
     devices: builder.steps.map((steps, device) => ({ device, slotCount: builder.slotCount, inputSlots, steps, outputSlots: settled.map((v) => v.slot) })),
   };
+  return { program, record: recorder };
+}
+
+/**
+ * Partitions `graph` for inputs sharded as `inputs`: one local program per device, with the local
+ * shapes of every shard (uneven and empty shards included) and explicit collectives. A first pass
+ * propagates specs forward. Unless `options.propagateBackward` is false, a second pass computes
+ * values directly in the spec their uses need, where planBackwardSpecs finds such values.
+ */
+export function partition(graph: TracedGraph, inputs: readonly ShardedInput[], options: PartitionOptions = {}): SpmdProgram {
+  const { mesh, specs } = checkInputs(graph, inputs);
+  let { program, record } = partitionOnce(graph, mesh, specs, options, new Map());
+  const preferred = options.propagateBackward === false ? new Map<Node, ShardingSpec>() : planBackwardSpecs(record);
+  if (preferred.size > 0) ({ program } = partitionOnce(graph, mesh, specs, options, preferred));
+  debugLog(2, () => `partitioned program, ${formatSpmdProgram(program)}`);
+  return program;
 }

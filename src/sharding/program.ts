@@ -32,9 +32,18 @@ export type LocalStep =
   /** Keeps chunk `group.rank` of `dim` (torch.chunk bounds); no communication. */
   | { readonly kind: "split"; readonly axis: string; readonly dim: number; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval }
   /** Sends chunk r of `splitDim` to rank r and concatenates the received chunks along `gatherDim` in rank order. */
-  | { readonly kind: "allToAll"; readonly axis: string; readonly gatherDim: number; readonly splitDim: number; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval };
+  | { readonly kind: "allToAll"; readonly axis: string; readonly gatherDim: number; readonly splitDim: number; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval }
+  /**
+   * Reduces the group's inputs, each whole along `dim`, with `op` in rank order and keeps chunk `group.rank`
+   * of `dim` (torch.chunk bounds). Equals an allReduce followed by a split, element for element.
+   * NOTE: the mesh runtime's reduceScatter takes equal contiguous blocks, so its executor must pad uneven
+   * chunks and pack a `dim` other than the first.
+   */
+  | { readonly kind: "reduceScatter"; readonly op: PartialOp; readonly axis: string; readonly dim: number; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval }
+  /** For each pair, the output of rank `target` is the input of rank `source`. Ranks that no pair targets get zeros. */
+  | { readonly kind: "permute"; readonly axis: string; readonly pairs: readonly (readonly [source: number, target: number])[]; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval };
 
-export type CollectiveKind = "allReduce" | "allGather" | "allToAll";
+export type CollectiveKind = "allReduce" | "allGather" | "allToAll" | "reduceScatter" | "permute";
 
 /** One device's part of an SPMD program. */
 export interface LocalProgram {
@@ -60,6 +69,8 @@ export function isCollective(step: LocalStep): step is Extract<LocalStep, { kind
     case "allReduce":
     case "allGather":
     case "allToAll":
+    case "reduceScatter":
+    case "permute":
       return true;
     case "compute":
     case "constant":
@@ -71,9 +82,34 @@ export function isCollective(step: LocalStep): step is Extract<LocalStep, { kind
   }
 }
 
+/** Slots a step reads, in operand order. */
+export function stepInputs(step: LocalStep): readonly number[] {
+  switch (step.kind) {
+    case "compute":
+    case "allReduce":
+      return step.inputs;
+    case "constant":
+    case "fill":
+      return [];
+    case "allGather":
+    case "split":
+    case "allToAll":
+    case "reduceScatter":
+    case "permute":
+      return [step.input];
+    default:
+      return step satisfies never;
+  }
+}
+
+/** Slots a step writes. */
+export function stepOutputs(step: LocalStep): readonly number[] {
+  return step.kind === "allReduce" ? step.outputs : [step.output];
+}
+
 /** Counts the collective steps of one device's program by kind (every device runs the same collectives). */
 export function countCollectives(program: SpmdProgram): Record<CollectiveKind, number> {
-  const counts: Record<CollectiveKind, number> = { allReduce: 0, allGather: 0, allToAll: 0 };
+  const counts: Record<CollectiveKind, number> = { allReduce: 0, allGather: 0, allToAll: 0, reduceScatter: 0, permute: 0 };
   for (const step of program.devices[0].steps) if (isCollective(step)) counts[step.kind]++;
   return counts;
 }

@@ -49,6 +49,37 @@ function reduceInOrder(parts: readonly Storage[], op: PartialOp, aval: Aval): St
   return out;
 }
 
+/** Slices this device's chunk of `dim` out of every member's input, then reduces the chunks in rank order. */
+function reduceScatterValue(states: readonly DeviceState[], step: Extract<LocalStep, { kind: "reduceScatter" }>): Storage {
+  const { members, rank } = step.group;
+  const chunks = members.map((m) => {
+    const shape = (states[m].avals[step.input] as Aval).shape;
+    const [start, stop] = chunkBounds(shape[step.dim], members.length, rank);
+    return sliceAlong(read(states[m], step.input, "reduceScatter"), shape, step.dim, start, stop, step.out.dtype);
+  });
+  return reduceInOrder(chunks, step.op, step.out);
+}
+
+/** Copies the input of the rank that targets this device, or returns zeros when no pair targets it. */
+function permuteValue(states: readonly DeviceState[], step: Extract<LocalStep, { kind: "permute" }>): Storage {
+  const { members, rank } = step.group;
+  const size = step.out.shape.reduce((a, b) => a * b, 1);
+  const out = allocate(step.out.dtype, size);
+  const targeting = step.pairs.filter(([, target]) => target === rank);
+  if (targeting.length > 1) throw new InternalError(`simulate: permute pairs target rank ${rank} ${targeting.length} times; each rank may receive once`);
+  if (targeting.length === 0) return out;
+  const [source] = targeting[0];
+  if (!Number.isInteger(source) || source < 0 || source >= members.length) {
+    throw new InternalError(`simulate: permute source rank ${source} is outside the group of ${members.length} ranks`);
+  }
+  const input = read(states[members[source]], step.input, "permute");
+  if (input.length !== size) {
+    throw new InternalError(`simulate: permute sends ${input.length} elements from rank ${source} to rank ${rank}, which expects [${step.out.shape.join(", ")}]`);
+  }
+  out.set(input);
+  return out;
+}
+
 /** Runs one step on every device; collectives read the other devices' slots. */
 function runStep(states: readonly DeviceState[], steps: readonly LocalStep[]): void {
   const writes: (() => void)[] = [];
@@ -96,6 +127,16 @@ function runStep(states: readonly DeviceState[], steps: readonly LocalStep[]): v
           return { data: sliceAlong(read(states[m], step.input, "allToAll"), shape, step.splitDim, start, stop, step.out.dtype), shape: shape.map((n, d) => (d === step.splitDim ? stop - start : n)) };
         });
         const value = concat(pieces.map((p) => p.data), pieces.map((p) => p.shape), step.gatherDim, step.out.dtype);
+        writes.push(() => write(state, step.output, value, step.out));
+        break;
+      }
+      case "reduceScatter": {
+        const value = reduceScatterValue(states, step);
+        writes.push(() => write(state, step.output, value, step.out));
+        break;
+      }
+      case "permute": {
+        const value = permuteValue(states, step);
         writes.push(() => write(state, step.output, value, step.out));
         break;
       }

@@ -116,3 +116,33 @@ describe("placement errors", () => {
     expect(() => nb.shard(nb.ones([2]), mesh2, nb.P("nope"))).toThrow(nb.ShardingError);
   });
 });
+
+describe("sharding constraints and collectives in compiled steps", () => {
+  it("withShardingConstraint changes the layout but not the result", () => {
+    const rng = new Rng(21);
+    const x = randomTensor(rng, [6, 5]);
+    const w = randomTensor(rng, [5, 8]);
+    const plain = nb.compile((a: Tensor, b: Tensor) => nb.tanh(nb.matmul(a, b)));
+    const constrained = nb.compile((a: Tensor, b: Tensor) => nb.tanh(nb.withShardingConstraint(nb.matmul(a, b), nb.P(null, "data"))));
+    const xs = nb.shard(x, mesh2, nb.P("data"));
+    const expected = plain(x, w);
+    const a = plain(xs, w);
+    const b = constrained(xs, w);
+    expectNear(a, expected, 1e-6);
+    expectNear(b, expected, 1e-6);
+    expect(nb.shardingOf(a)?.spec.toString()).toBe('P("data", null)');
+    expect(nb.shardingOf(b)?.spec.toString()).toBe('P(null, "data")');
+  });
+
+  it("a data-parallel step with the update inside does one gradient all-reduce", () => {
+    const rng = new Rng(22);
+    const params = { w1: randomTensor(rng, [6, 9]), b1: randomTensor(rng, [9]), w2: randomTensor(rng, [9, 3]) };
+    const x = nb.shard(randomTensor(rng, [10, 6]), mesh2, nb.P("data"));
+    const y = nb.shard(randomTensor(rng, [10, 3]), mesh2, nb.P("data"));
+    const step = nb.compile(sgdStep);
+    step(params, x, y, 0.1);
+    const [program] = step.spmdPrograms();
+    expect(nb.countCollectives(program).allReduce).toBe(1);
+    expect(nb.formatSpmdProgram(program)).toMatch(/allReduce/);
+  });
+});

@@ -5,6 +5,7 @@ import * as nb from "../../src/index.js";
 import type { Aval, Node } from "../../src/core/node.js";
 import { referenceExecutor } from "../../src/core/executor.js";
 import { scheduleGraph } from "../../src/core/schedule.js";
+import { checkSpmdProgram } from "../../src/sharding/check.js";
 import type { PartialOp } from "../../src/sharding/spec.js";
 import type { Storage } from "../../src/runtime/storage.js";
 import { allocate } from "../../src/runtime/storage.js";
@@ -96,9 +97,17 @@ export function expectClose(actual: Storage, expected: Storage, label: string): 
   }
 }
 
-/** Partitions `graph` with `specs` on `mesh`, simulates it and compares every output with the unsharded run. */
-export function checkAgainstReference(graph: nb.Graph, specs: readonly nb.ShardingSpec[], mesh: TestMesh, globals: readonly Storage[], label: string): nb.SpmdProgram {
-  const program = nb.partition(graph, specs.map((spec) => ({ spec, mesh })));
+/** Partitions `graph` with `specs` on `mesh`, checks the program, simulates it and compares every output with the unsharded run. */
+export function checkAgainstReference(
+  graph: nb.Graph,
+  specs: readonly nb.ShardingSpec[],
+  mesh: TestMesh,
+  globals: readonly Storage[],
+  label: string,
+  options: nb.PartitionOptions = {},
+): nb.SpmdProgram {
+  const program = nb.partition(graph, specs.map((spec) => ({ spec, mesh })), options);
+  checkSpmdProgram(program);
   const actual = nb.runSpmd(program, globals);
   const expected = referenceRun(graph, globals);
   actual.forEach((out, i) => expectClose(out, expected[i], `${label}, output ${i}`));

@@ -187,6 +187,10 @@ export class LocalLowering {
         return this.#lowerAllGather(step);
       case "allToAll":
         return this.#lowerAllToAll(step);
+      case "reduceScatter":
+        return this.#lowerReduceScatter(step);
+      case "permute":
+        return this.#lowerPermute(step);
       default:
         return step satisfies never;
     }
@@ -269,6 +273,32 @@ export class LocalLowering {
     this.#unpackBlocks(step.output, step.out, received, block, pieces, step.gatherDim);
   }
 
+  /** Reduces padded blocks, block r holding chunk r of `dim`, and keeps the valid part of this rank's block. */
+  #lowerReduceScatter(step: Extract<LocalStep, { kind: "reduceScatter" }>): void {
+    const g = step.group.members.length;
+    const whole = (device: number): number => this.#shapeOn(device, step.input)[step.dim];
+    const block = this.#blockShape(step.input, [[step.dim, (device) => chunkLength(whole(device), g, 0)]]);
+    const blockSize = sizeOf(block);
+    const chunks = step.group.members.map((_, r) => {
+      const [start, stop] = chunkBounds(whole(this.#device), g, r);
+      return { offset: r * blockSize, start, length: stop - start };
+    });
+    const sent = g === 1 ? this.#packBlocks(step.input, block, chunks, step.dim) : this.#packBlocks(step.input, block, chunks, step.dim, g);
+    const output = this.builder.newBuffer(step.out.dtype, blockSize);
+    if (blockSize > 0) this.#emitCollective({ kind: "reduceScatter", axes: [step.axis], dtype: step.out.dtype, count: blockSize, op: step.op }, sent, output);
+    this.builder.setValue(this.#nodes[step.output], { kind: "buffer", buffer: output, view: { strides: stridesOf(block), offset: 0 }, dtype: step.out.dtype });
+  }
+
+  /** Sends the whole local value to the paired rank; every device sends a block of the largest size. */
+  #lowerPermute(step: Extract<LocalStep, { kind: "permute" }>): void {
+    const count = Math.max(...this.#avals.map((_, device) => sizeOf(this.#shapeOn(device, step.input))));
+    const mine = sizeOf(this.#shapeOn(this.#device, step.input));
+    const sent = mine === count ? this.#dense(step.input) : this.#pack([{ slot: step.input, offset: 0 }], step.out.dtype, count);
+    const output = this.builder.newBuffer(step.out.dtype, count);
+    if (count > 0) this.#emitCollective({ kind: "permute", axes: [step.axis], dtype: step.out.dtype, count, pairs: step.pairs }, sent, output);
+    this.builder.setValue(this.#nodes[step.output], denseValue(output, step.out));
+  }
+
   /** Copies several dense values into one new buffer of `count` elements at the given element offsets. */
   #pack(parts: readonly { slot: number; offset: number }[], dtype: StorageDType, count: number): BufferValue {
     const values = parts.map(({ slot }) => this.#dense(slot));
@@ -289,6 +319,9 @@ export class LocalLowering {
     const dtype = this.#avals[this.#device][slot].dtype;
     const input = this.#dense(slot);
     if (blocks === 1 && shape.every((n, d) => n === block[d])) return input;
+    // Equal chunks of an outermost dimension already lie one block after another.
+    const outermost = shape.slice(0, dim).every((n) => n === 1);
+    if (outermost && shape.every((n, d) => (d === dim ? n === blocks * block[d] : n === block[d]))) return input;
     const buffer = this.builder.newBuffer(dtype, blocks * sizeOf(block));
     for (const { offset, start, length } of chunks) {
       const piece = shape.map((n, d) => (d === dim ? length : n));

@@ -7,9 +7,13 @@ import { realize, Tensor } from "../../core/tensor.js";
 import { debugLog } from "../../runtime/debug.js";
 import { TracerError } from "../../runtime/errors.js";
 import { allocate, type Storage } from "../../runtime/storage.js";
-import { NamedSharding } from "../../sharding/api.js";
+import { checkConstraint, NamedSharding } from "../../sharding/api.js";
+import { mergeAllReduces } from "../../sharding/merge.js";
+import type { DeviceMesh } from "../../sharding/mesh.js";
+import type { ShardingSpec } from "../../sharding/spec.js";
+import { scheduleGraph } from "../../core/schedule.js";
 import { partition } from "../../sharding/partition.js";
-import { countCollectives } from "../../sharding/program.js";
+import { countCollectives, type SpmdProgram } from "../../sharding/program.js";
 import { traceTree } from "../trace.js";
 import { MeshExecutable } from "./executable.js";
 import { outputSpecs, type MeshCompileOptions, type MeshPlacement } from "./placement.js";
@@ -29,7 +33,9 @@ export class MeshProgram {
     }
     const { mesh, specs } = placement;
     const inputs = specs.map((spec, i) => ({ spec, mesh, name: `argument leaf ${i}` }));
-    const program = partition(graph, inputs, { outputSpecs: outputSpecs(graph.out, options.outShardings, name), bucketOutputReductions: true });
+    const constraints = constraintsOf(graph.outputs, mesh);
+    const partitioned = partition(graph, inputs, { outputSpecs: outputSpecs(graph.out, options.outShardings, name), bucketOutputReductions: true, constraints });
+    const program = mergeAllReduces(partitioned);
     debugLog(1, () => `compile ${name}: partitioned over mesh [${mesh.shape.join(", ")}], collectives ${JSON.stringify(countCollectives(program))}`);
     this.#executable = new MeshExecutable(mesh, program, name);
     this.#outTreedef = graph.outTreedef;
@@ -48,9 +54,25 @@ export class MeshProgram {
     return treeUnflatten(this.#outTreedef, outputs);
   }
 
+  /** The partitioned program every device runs a part of. */
+  get spmd(): SpmdProgram {
+    return this.#executable.program;
+  }
+
   dispose(): void {
     this.#executable.dispose();
   }
+}
+
+/** The sharding constraints recorded on the nodes behind `outputs`, checked against `mesh`. */
+function constraintsOf(outputs: readonly Node[], mesh: DeviceMesh): Map<Node, ShardingSpec> {
+  const constraints = new Map<Node, ShardingSpec>();
+  const { order, boundary } = scheduleGraph(outputs, (node) => node.kind !== "op" || node.realized);
+  for (const node of [...boundary, ...order]) {
+    const spec = checkConstraint(node, mesh);
+    if (spec !== undefined) constraints.set(node, spec);
+  }
+  return constraints;
 }
 
 function leafStorage(leaf: Tensor | number, aval: Aval): Storage {
