@@ -3,6 +3,7 @@
 import { Node, type Aval } from "../core/node.js";
 import { treeFlattenWithNumbers, treeUnflatten } from "../core/pytree.js";
 import { realize, Tensor } from "../core/tensor.js";
+import { isTracing } from "../core/trace-state.js";
 import { debugLog } from "../runtime/debug.js";
 import { TracerError, ValueError } from "../runtime/errors.js";
 import { allocate, type Storage } from "../runtime/storage.js";
@@ -79,6 +80,9 @@ export function compile<Args extends unknown[], Out>(fn: (...args: Args) => Out,
   let lastKey: CacheKey | undefined;
 
   const compiled = (...args: Args): Out => {
+    // Called while another function is being traced: trace the body inline, as jax.jit does for nested jit.
+    if (isTracing()) return fn(...args);
+
     const dynamic = [...args.map((a, i) => (staticPositions.has(i) ? undefined : a)), random.globalKeyTensor()];
     const statics = args.filter((_, i) => staticPositions.has(i));
     const { leaves, treedef } = treeFlattenWithNumbers(dynamic);

@@ -417,9 +417,7 @@ const faultCases: readonly FaultCase[] = [
   { name: "throwing step in an asynchronous run", fault: { kind: "throw", message: "injected failure" }, device: 1, sync: false, message: /failed on device 1 at step 1 \(throw\): Error: injected failure/, needsReady: false },
   { name: "throwing step in a synchronous run", fault: { kind: "throw", message: "injected failure" }, device: 3, sync: true, message: /failed on device 3 at step 1 \(throw\): Error: injected failure/, needsReady: false },
   { name: "worker exit in an asynchronous run", fault: { kind: "exit", code: 7 }, device: 2, sync: false, message: /the worker of device 2 exited during step 1 \(exit\)/, needsReady: true },
-  // NOTE: a blocked main thread cannot receive the worker's exit event, so a synchronous run reports the
-  // exit only when its timeout passes, as a TimeoutError that names the device's step.
-  { name: "worker exit in a synchronous run", fault: { kind: "exit", code: 7 }, device: 0, sync: true, message: /device 0 .*step 1 \(exit\)/, needsReady: true },
+  { name: "worker exit in a synchronous run", fault: { kind: "exit", code: 7 }, device: 0, sync: true, message: /the worker of device 0 exited during step 1 \(exit\)/, needsReady: true },
 ];
 
 describe("worker faults between compiled runs", () => {

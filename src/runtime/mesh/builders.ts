@@ -26,7 +26,7 @@ export function collectiveSizes(spec: CollectiveSpec, groupSize: number): { inpu
 }
 
 /** A program of one collective: each device takes one input buffer and returns one fresh output. */
-export function collectiveProgram(topology: MeshTopology, spec: CollectiveSpec, name = spec.kind): Program {
+export function collectiveProgram(topology: MeshTopology, spec: CollectiveSpec, name: string = spec.kind): Program {
   const groupSize = topology.groupOf(0, spec.axes).members.length;
   const outputBytes = collectiveSizes(spec, groupSize).output * itemSize(spec.dtype);
   const step = { ...spec, input: { binding: 0 }, output: { binding: 1 } } as CollectiveStep;

@@ -37,6 +37,9 @@ export const enum FaultKind {
   RunTimeout = 4,
 }
 
+/** Ready-slot value of a device whose executor ended; no executor generation is negative. */
+export const lostGeneration = -1;
+
 export const enum Command {
   Run = 1,
   Stop = 2,

@@ -6,7 +6,7 @@ import { outOfRangeMessage } from "../wasm/layout/indexing.js";
 import { instantiate, type CompiledKernel } from "../wasm/kernel.js";
 import { Barrier, RunAborted } from "./barrier.js";
 import { runCollective } from "./collectives.js";
-import { Command, ControlBlock, DeviceState, FaultKind, Header, Slot } from "./control.js";
+import { Command, ControlBlock, DeviceState, FaultKind, Header, lostGeneration, Slot } from "./control.js";
 import { decodeDeviceProgram, type ExecutorMessage, type ExecutorTask } from "./messages.js";
 import { Reducer, scratchLayout } from "./reducer.js";
 import { isCollective, type DeviceProgram, type IndexCheck, type KernelStep, type Operand, type Step } from "./program.js";
@@ -67,6 +67,7 @@ class Executor {
     // A mesh disposed before this executor started has already rung the bell it would wait on.
     if (control.load(this.#device, Slot.Command) === Command.Stop) return this.#device;
     control.store(this.#device, Slot.Thread, threadId);
+    process.once("exit", (code) => this.#onExit(code));
     control.store(this.#device, Slot.Ready, this.#task.generation);
     Atomics.notify(control.i32, control.at(this.#device, Slot.Ready));
     for (;;) {
@@ -210,6 +211,20 @@ class Executor {
   #resolve(operand: Operand): number {
     if (typeof operand === "number") return operand;
     return this.#bindings[operand.binding] + (operand.offset ?? 0);
+  }
+
+  /**
+   * Runs when the worker thread ends through process.exit. A main thread blocked in a synchronous run
+   * cannot see the exit event, so the executor records the fault, counts itself done, and marks its
+   * Ready slot lost (so the next run asks for ready(), which replaces it).
+   */
+  #onExit(code: number): void {
+    const control = this.#control;
+    control.store(this.#device, Slot.Ready, lostGeneration);
+    if (control.load(this.#device, Slot.State) !== DeviceState.Running) return;
+    const step = control.load(this.#device, Slot.Step);
+    control.recordFault(this.#device, FaultKind.WorkerExit, step, -1, `the worker called process.exit(${code})`);
+    this.#finish();
   }
 
   /** Marks the device idle and counts it done; the last device (or any, after an abort) wakes the main thread. */

@@ -35,7 +35,7 @@ export function faultError(control: ControlBlock, failure: RunFailure): DeviceEr
       );
     }
     case FaultKind.WorkerExit:
-      return new DeviceError(`program "${name}": the worker of device ${device} exited during ${stepName(device)} (${text}). ${unchanged}; a new worker takes over the device for the next run`, device, name, step);
+      return new DeviceError(`program "${name}": the worker of device ${device} exited during ${stepName(device)} (${text}). ${unchanged}; a new worker takes over the device at the next run (compiled calls need \`await mesh.ready()\` first)`, device, name, step);
     case FaultKind.RunTimeout:
       return new TimeoutError(
         `program "${name}": device ${device} did not finish ${stepName(device)} within the ${failure.timeoutMs} ms timeout${replaced}. ${unchanged}; raise the mesh timeoutMs for longer programs`,

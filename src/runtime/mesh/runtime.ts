@@ -4,7 +4,7 @@ import type { Piscina } from "piscina";
 import { DeviceMemory } from "../device/memory.js";
 import { ValueError } from "../errors.js";
 import { checkInputExtents, type BindingUse } from "./extents.js";
-import { Command, ControlBlock, controlLayout, DeviceState, FaultKind, Header, Slot } from "./control.js";
+import { Command, ControlBlock, controlLayout, DeviceState, FaultKind, Header, lostGeneration, Slot } from "./control.js";
 import { ExecutorSet, describe, type ExecutorHandle } from "./executors.js";
 import { faultError } from "./faults.js";
 import { encodeDeviceProgram } from "./messages.js";
@@ -53,6 +53,8 @@ export class MeshRuntime {
   /** Runs started or queued whose promise has not settled yet. */
   #pending = 0;
   #disposed = false;
+  /** Calls of ready() that have not settled; a synchronous run must not start meanwhile. */
+  #starting = 0;
   /** Devices a synchronous run left unfinished; ready() terminates and replaces them. */
   #stuck: number[] = [];
   /** Devices whose executor ended during the current run, so they will never report done. */
@@ -163,10 +165,15 @@ export class MeshRuntime {
     if (this.#stuck.length === 0 && this.#executors.allReady()) return;
     // Counted like a run, so that the workers starting up keep Node alive until they are ready.
     if (this.#pending++ === 0) this.#runKeepAlive.ref();
+    this.#starting++;
     try {
       await this.#releaseStuck();
       if (!this.#executors.allReady()) await this.#executors.ready(Date.now() + this.timeoutMs + this.#startTimeoutMs);
+    } catch (error) {
+      if (this.#disposed) throw new ValueError("this mesh was disposed while its workers were starting; create a new DeviceMesh");
+      throw error;
     } finally {
+      this.#starting--;
       this.#settled();
     }
   }
@@ -200,6 +207,7 @@ export class MeshRuntime {
     this.#checkOpen();
     this.#checkInputs(handle, inputs);
     const name = handle.program.name;
+    if (this.#starting > 0) throw new ValueError(`program "${name}": the mesh is still starting its workers; await mesh.ready() before calling compiled code on it`);
     if (this.#pending > 0) throw new ValueError(`program "${name}": an asynchronous run of this mesh is still pending; await it before running synchronously`);
     if (this.#stuck.length > 0 || !this.#executors.allReady()) {
       throw new ValueError(`program "${name}": the mesh's device executors are not running; await mesh.ready() after creating the mesh or after a failed run, then call again`);
@@ -257,9 +265,13 @@ export class MeshRuntime {
     this.#lost = undefined;
   }
 
-  /** Terminates the workers of devices a synchronous run left unfinished; ready() then replaces them. */
+  /**
+   * Terminates the workers of devices a synchronous run left unfinished, or whose executor reported its
+   * own exit before the main thread saw the exit event; ready() then replaces them.
+   */
   async #releaseStuck(): Promise<void> {
-    const stuck = this.#stuck;
+    const lost = Array.from({ length: this.topology.deviceCount }, (_, d) => d).filter((d) => this.#control.load(d, Slot.Ready) === lostGeneration);
+    const stuck = [...new Set([...this.#stuck, ...lost])];
     if (stuck.length === 0) return;
     this.#stuck = [];
     await Promise.all(stuck.map((device) => this.#executors.terminate(device, this.#stopGraceMs)));
