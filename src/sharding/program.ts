@@ -32,9 +32,13 @@ export type LocalStep =
   /** Keeps chunk `group.rank` of `dim` (torch.chunk bounds); no communication. */
   | { readonly kind: "split"; readonly axis: string; readonly dim: number; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval }
   /** Sends chunk r of `splitDim` to rank r and concatenates the received chunks along `gatherDim` in rank order. */
-  | { readonly kind: "allToAll"; readonly axis: string; readonly gatherDim: number; readonly splitDim: number; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval };
+  | { readonly kind: "allToAll"; readonly axis: string; readonly gatherDim: number; readonly splitDim: number; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval }
+  /** Reduces the group's whole inputs with `op` in rank order and keeps chunk `group.rank` of `dim` (torch.chunk bounds). */
+  | { readonly kind: "reduceScatter"; readonly op: PartialOp; readonly axis: string; readonly dim: number; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval }
+  /** Each [source, target] pair of group ranks sends the source's input to the target, and ranks that no pair targets get zeros. */
+  | { readonly kind: "permute"; readonly axis: string; readonly pairs: readonly (readonly [source: number, target: number])[]; readonly group: Group; readonly input: number; readonly output: number; readonly out: Aval };
 
-export type CollectiveKind = "allReduce" | "allGather" | "allToAll";
+export type CollectiveKind = "allReduce" | "allGather" | "allToAll" | "reduceScatter" | "permute";
 
 /** One device's part of an SPMD program. */
 export interface LocalProgram {
@@ -60,6 +64,8 @@ export function isCollective(step: LocalStep): step is Extract<LocalStep, { kind
     case "allReduce":
     case "allGather":
     case "allToAll":
+    case "reduceScatter":
+    case "permute":
       return true;
     case "compute":
     case "constant":
@@ -73,7 +79,7 @@ export function isCollective(step: LocalStep): step is Extract<LocalStep, { kind
 
 /** Counts the collective steps of one device's program by kind (every device runs the same collectives). */
 export function countCollectives(program: SpmdProgram): Record<CollectiveKind, number> {
-  const counts: Record<CollectiveKind, number> = { allReduce: 0, allGather: 0, allToAll: 0 };
+  const counts: Record<CollectiveKind, number> = { allReduce: 0, allGather: 0, allToAll: 0, reduceScatter: 0, permute: 0 };
   for (const step of program.devices[0].steps) if (isCollective(step)) counts[step.kind]++;
   return counts;
 }

@@ -49,6 +49,23 @@ function reduceInOrder(parts: readonly Storage[], op: PartialOp, aval: Aval): St
   return out;
 }
 
+/** Returns this device's chunk of `dim` of the group's inputs, reduced in rank order. */
+function reduceScatterShard(states: readonly DeviceState[], step: Extract<LocalStep, { kind: "reduceScatter" }>): Storage {
+  const { members, rank } = step.group;
+  const shape = (states[members[0]].avals[step.input] as Aval).shape;
+  const total = reduceInOrder(members.map((m) => read(states[m], step.input, "reduceScatter")), step.op, { shape, dtype: step.out.dtype });
+  const [start, stop] = chunkBounds(shape[step.dim], members.length, rank);
+  return sliceAlong(total, shape, step.dim, start, stop, step.out.dtype);
+}
+
+/** Returns the input of the rank whose pair targets this device, or zeros when no pair does. */
+function permutedValue(states: readonly DeviceState[], step: Extract<LocalStep, { kind: "permute" }>): Storage {
+  const { members, rank } = step.group;
+  const pair = step.pairs.find(([, target]) => target === rank);
+  if (pair === undefined) return allocate(step.out.dtype, step.out.shape.reduce((a, b) => a * b, 1));
+  return read(states[members[pair[0]]], step.input, "permute").slice();
+}
+
 /** Runs one step on every device; collectives read the other devices' slots. */
 function runStep(states: readonly DeviceState[], steps: readonly LocalStep[]): void {
   const writes: (() => void)[] = [];
@@ -96,6 +113,16 @@ function runStep(states: readonly DeviceState[], steps: readonly LocalStep[]): v
           return { data: sliceAlong(read(states[m], step.input, "allToAll"), shape, step.splitDim, start, stop, step.out.dtype), shape: shape.map((n, d) => (d === step.splitDim ? stop - start : n)) };
         });
         const value = concat(pieces.map((p) => p.data), pieces.map((p) => p.shape), step.gatherDim, step.out.dtype);
+        writes.push(() => write(state, step.output, value, step.out));
+        break;
+      }
+      case "reduceScatter": {
+        const value = reduceScatterShard(states, step);
+        writes.push(() => write(state, step.output, value, step.out));
+        break;
+      }
+      case "permute": {
+        const value = permutedValue(states, step);
         writes.push(() => write(state, step.output, value, step.out));
         break;
       }

@@ -119,7 +119,7 @@ describe("reshards", () => {
     const graph = nb.traceGraph((a: Tensor, b: Tensor) => nb.mul(a, b), [f32(4, 2), f32(4, 2)]);
     const program = nb.partition(graph, [{ spec: nb.P("x"), mesh }, { spec: nb.P(), mesh }]);
     expect(program.devices[0].steps.filter((s) => s.kind === "split")).toHaveLength(1);
-    expect(nb.countCollectives(program)).toEqual({ allReduce: 0, allGather: 0, allToAll: 0 });
+    expect(nb.countCollectives(program)).toEqual({ allReduce: 0, allGather: 0, allToAll: 0, reduceScatter: 0, permute: 0 });
   });
 
   it("fill empty max shards with -Infinity", () => {
