@@ -60,3 +60,9 @@ export { traceGraph, type Graph } from "./compiler/trace.js";
 export { partition, type ShardedInput, type PartitionOptions } from "./sharding/partition.js";
 export { simulate, runSpmd, shardValue, assembleValue } from "./sharding/simulate.js";
 export { countCollectives, type SpmdProgram, type LocalProgram, type LocalStep } from "./sharding/program.js";
+export { shardMap, type ShardMapOptions, type SpecTree } from "./compiler/shard-map.js";
+export {
+  psum, pmean, pmax, allGather, psumScatter, allToAll, ppermute, axisIndex,
+  type AxisNames, type AllGatherOptions, type PsumScatterOptions, type AllToAllOptions,
+} from "./ops/collective.js";
+export { runSpmdProgram } from "./sharding/run-program.js";

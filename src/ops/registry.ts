@@ -4,6 +4,7 @@
 import { installLowerings } from "../core/lowering.js";
 import { installEvalTable } from "../core/primitive.js";
 import { installDiffRules, type PrimitiveTable } from "../core/rules.js";
+import { collectiveDefs } from "./defs/collective.js";
 import { elementwiseDefs } from "./defs/elementwise.js";
 import { indexingDefs } from "./defs/indexing.js";
 import { layoutDefs } from "./defs/layout.js";
@@ -23,6 +24,7 @@ export const primitives: PrimitiveTable = {
   ...layoutDefs,
   ...indexingDefs,
   ...randomDefs,
+  ...collectiveDefs,
 };
 
 installEvalTable(primitives);

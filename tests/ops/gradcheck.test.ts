@@ -7,6 +7,7 @@ import { bind } from "../../src/core/bind.js";
 import type { ParamsOf, PrimitiveName } from "../../src/core/primitive-names.js";
 import { primitives } from "../../src/ops/registry.js";
 import { checkGradients, expectClose, type GradCheckOptions } from "../support/finite-differences.js";
+import { checkShardMapGradients, collectiveGradCases, type CollectiveGradCase } from "../support/shard-map-gradcheck.js";
 import { awayFromZero, randBool, randn, randu, Rng } from "../support/random.js";
 
 interface DiffCase<K extends PrimitiveName> extends GradCheckOptions {
@@ -22,7 +23,12 @@ interface NoGradCase<K extends PrimitiveName> {
   readonly params: ParamsOf<K>;
 }
 
-type Case<K extends PrimitiveName> = DiffCase<K> | NoGradCase<K>;
+/** A collective, which runs only inside nb.shardMap: checked there on a [2, 2] mesh along one axis. */
+interface ShardMapCase {
+  readonly insideShardMap: CollectiveGradCase;
+}
+
+type Case<K extends PrimitiveName> = DiffCase<K> | NoGradCase<K> | ShardMapCase;
 
 const none = {} as Record<string, never>;
 const f64 = (data: number[], shape: number[]): Tensor => nb.tensor(Float64Array.from(data), { shape });
@@ -102,6 +108,16 @@ const cases: { readonly [K in PrimitiveName]: Case<K> } = {
   randomBits: { noGradient: "the only input is an integer key", inputs: () => [key()], params: { shape: [5] } },
   randomUniform: { noGradient: "the only input is an integer key", inputs: () => [key()], params: { shape: [5], dtype: "float64" } },
   randomNormal: { noGradient: "the only input is an integer key", inputs: () => [key()], params: { shape: [5], dtype: "float64" } },
+
+  psum: { insideShardMap: collectiveGradCases.psum },
+  pmean: { insideShardMap: collectiveGradCases.pmean },
+  pmax: { insideShardMap: collectiveGradCases.pmax },
+  allGatherAxis: { insideShardMap: collectiveGradCases.allGatherAxis },
+  psumScatter: { insideShardMap: collectiveGradCases.psumScatter },
+  allToAllAxis: { insideShardMap: collectiveGradCases.allToAllAxis },
+  ppermute: { insideShardMap: collectiveGradCases.ppermute },
+  axisIndex: { insideShardMap: collectiveGradCases.axisIndex },
+  pvary: { insideShardMap: collectiveGradCases.pvary },
 };
 
 function apply(name: PrimitiveName, inputs: readonly Tensor[], params: unknown): Tensor {
@@ -116,7 +132,8 @@ function seedOf(name: string): number {
 }
 
 const names = Object.keys(cases) as PrimitiveName[];
-const differentiable = names.filter((n) => !("noGradient" in cases[n]));
+const collectives = names.filter((n) => "insideShardMap" in cases[n]);
+const differentiable = names.filter((n) => !("noGradient" in cases[n]) && !collectives.includes(n));
 const nonDifferentiable = names.filter((n) => "noGradient" in cases[n]);
 
 describe("primitive gradient table", () => {
@@ -177,6 +194,39 @@ describe("primitive gradient table", () => {
     }
   });
 });
+
+describe("collective gradient table", () => {
+  const mesh = { shape: [2, 2], axisNames: ["x", "y"] };
+
+  it.each(collectives)("%s matches finite differences inside shardMap", (name) => {
+    const { apply, localShape } = (cases[name] as ShardMapCase).insideShardMap;
+    const rng = new Rng(seedOf(name));
+    checkShardMapGradients(mesh, (x) => apply(x, "y", 2), localShape(2), rng, { x: "split", u: "split" });
+  });
+
+  it.each(collectives)("%s raises outside shardMap", (name) => {
+    const x = randn(new Rng(seedOf(name)), (cases[name] as ShardMapCase).insideShardMap.localShape(2));
+    const call = (): Tensor => bind(name, name === "axisIndex" ? [] : [x], paramsOutside(name));
+    expect(call).toThrow(nb.ShardingError);
+    expect(call).toThrow(/mesh axis "y" is not bound; call \w+ inside the body of nb.shardMap/);
+  });
+});
+
+/** Params of a collective along mesh axis "y", for binding it where no axis is bound. */
+function paramsOutside(name: PrimitiveName): ParamsOf<PrimitiveName> {
+  const byName: Partial<Record<PrimitiveName, unknown>> = {
+    psum: { axes: ["y"] },
+    pmean: { axes: ["y"] },
+    pmax: { axes: ["y"] },
+    allGatherAxis: { axis: "y", dim: 0 },
+    psumScatter: { axis: "y", dim: 0 },
+    allToAllAxis: { axis: "y", splitDim: 0, concatDim: 1 },
+    ppermute: { axis: "y", pairs: [[0, 1]] },
+    axisIndex: { axis: "y" },
+    pvary: { axes: ["y"] },
+  };
+  return byName[name] as ParamsOf<PrimitiveName>;
+}
 
 describe("composite op gradients", () => {
   const rng = new Rng(7);

@@ -1,13 +1,14 @@
 // Every primitive, partitioned over random shapes, meshes and specs, equals its unsharded reference result.
 
 import fc from "fast-check";
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as nb from "../../src/index.js";
 import { bind } from "../../src/core/bind.js";
 import type { ParamsOf, PrimitiveName } from "../../src/core/primitive-names.js";
 import type { Tensor } from "../../src/core/tensor.js";
 import type { PartialOp } from "../../src/sharding/spec.js";
 import { shardingRules } from "../../src/sharding/rules.js";
+import { withBoundAxes } from "../../src/sharding/axis-env.js";
 import { checkAgainstReference, describeCase, meshes, randomData, randomSpec, Rng, type Domain, type InputCase } from "./spmd-support.js";
 
 interface PrimCase {
@@ -88,7 +89,14 @@ function permutation(rng: Rng, n: number): number[] {
   return perm;
 }
 
-const cases: { readonly [K in PrimitiveName]: (rng: Rng) => PrimCase } = {
+/** An explicit collective: only nb.shardMap places it, and the partitioner raises a ShardingError. */
+interface ShardMapOnlyCase {
+  readonly shardMapOnly: (x: Tensor) => Tensor;
+}
+
+const shardMapOnly = <K extends PrimitiveName>(prim: K, params: ParamsOf<K>): ShardMapOnlyCase => ({ shardMapOnly: (x) => bind(prim, prim === "axisIndex" ? [] : [x], params) });
+
+const cases: { readonly [K in PrimitiveName]: ((rng: Rng) => PrimCase) | ShardMapOnlyCase } = {
   neg: unary("neg"),
   exp: unary("exp"),
   log: unary("log", "positive"),
@@ -207,6 +215,16 @@ const cases: { readonly [K in PrimitiveName]: (rng: Rng) => PrimCase } = {
   randomBits: (rng) => ({ inputs: [{ aval: { shape: [2], dtype: "int32" }, domain: { kind: "key" } }], fn: apply("randomBits", { shape: randomShape(rng) }) }),
   randomUniform: (rng) => ({ inputs: [{ aval: { shape: [2], dtype: "int32" }, domain: { kind: "key" } }], fn: apply("randomUniform", { shape: randomShape(rng), dtype: "float32" }) }),
   randomNormal: (rng) => ({ inputs: [{ aval: { shape: [2], dtype: "int32" }, domain: { kind: "key" } }], fn: apply("randomNormal", { shape: randomShape(rng), dtype: "float32" }) }),
+
+  psum: shardMapOnly("psum", { axes: ["x"] }),
+  pmean: shardMapOnly("pmean", { axes: ["x"] }),
+  pmax: shardMapOnly("pmax", { axes: ["x"] }),
+  allGatherAxis: shardMapOnly("allGatherAxis", { axis: "x", dim: 0 }),
+  psumScatter: shardMapOnly("psumScatter", { axis: "x", dim: 0 }),
+  allToAllAxis: shardMapOnly("allToAllAxis", { axis: "x", splitDim: 0, concatDim: 1 }),
+  ppermute: shardMapOnly("ppermute", { axis: "x", pairs: [[0, 1], [1, 0]] }),
+  axisIndex: shardMapOnly("axisIndex", { axis: "x" }),
+  pvary: shardMapOnly("pvary", { axes: ["x"] }),
 };
 
 /** Partial inputs only where the data is float; an integer or bool value has no meaningful pending sum. */
@@ -222,12 +240,23 @@ describe("sharding rules", () => {
   });
 
   for (const prim of Object.keys(cases) as PrimitiveName[]) {
+    const testCase = cases[prim];
+    if ("shardMapOnly" in testCase) {
+      it(`${prim} raises in the partitioner`, () => {
+        const mesh = { shape: [2], axisNames: ["x"] };
+        const graph = withBoundAxes(mesh, () => nb.traceGraph(testCase.shardMapOnly as (...args: never[]) => unknown, [{ shape: [4, 2], dtype: "float32" }]));
+        const run = (): nb.SpmdProgram => nb.partition(graph, [{ spec: nb.P("x"), mesh }]);
+        expect(run).toThrow(nb.ShardingError);
+        expect(run).toThrow(/an explicit collective; run graphs with explicit collectives through nb.shardMap/);
+      });
+      continue;
+    }
     it(`${prim} matches the unsharded result`, () => {
       fc.assert(
         fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: meshes.length - 1 }), (seed, meshIndex) => {
           const rng = new Rng(seed);
           const mesh = meshes[meshIndex];
-          const { inputs, fn } = cases[prim](rng);
+          const { inputs, fn } = testCase(rng);
           const specs = inputs.map((input) => randomSpec(rng, input.aval.shape.length, mesh, partialOpsFor(input)));
           const globals = inputs.map((input) => randomData(rng, input));
           const graph = nb.traceGraph(fn as (...args: never[]) => unknown, inputs.map((input) => input.aval));
