@@ -26,7 +26,7 @@ export function shiftPairs(size: number, shift = 1): [number, number][] {
   return Array.from({ length: size }, (_, r) => [r, (r + shift) % size]);
 }
 
-/** One case per collective primitive. axisIndex and pvary have no input to differentiate, so their cases use them on the way. */
+/** One case per collective primitive. axisIndex and pvary have no input to differentiate, so their cases combine them with x. */
 export const collectiveGradCases: { readonly [K in CollectivePrim]: CollectiveGradCase } = {
   psum: { apply: (x, axis) => nb.psum(x, axis), localShape: () => [3, 5] },
   pmean: { apply: (x, axis) => nb.pmean(x, axis), localShape: () => [5, 3] },
@@ -45,6 +45,11 @@ export interface ShardMapGradOptions {
   readonly x: "split" | "replicated";
   /** Split the cotangent u over every mesh axis, or replicate it, which gives a cotangent that is the same on every device. */
   readonly u: "split" | "replicated";
+  /**
+   * Check the gradient along this many random directions (one central difference pair each) instead
+   * of one central difference per element, for inputs too large to perturb element by element.
+   */
+  readonly directions?: number;
 }
 
 function randomTensor(rng: Rng, shape: readonly number[]): Tensor {
@@ -52,7 +57,7 @@ function randomTensor(rng: Rng, shape: readonly number[]): Tensor {
   return nb.tensor(Float64Array.from({ length: count }, () => rng.uniform(-2, 2)), { shape: [...shape] });
 }
 
-/** The global shape and spec of a value whose local shape is `local`: split along dim 0 over every axis, or replicated. */
+/** Returns the global shape and spec of a value whose local shape is `local`, split along dim 0 over every axis or replicated. */
 function globalLayout(mesh: TestMesh, local: readonly number[], mode: "split" | "replicated"): { shape: number[]; spec: nb.ShardingSpec } {
   if (mode === "replicated") return { shape: [...local], spec: nb.P() };
   const devices = mesh.shape.reduce((a, b) => a * b, 1);
@@ -85,31 +90,48 @@ export function checkShardMapGradients(mesh: TestMesh, apply: (x: Tensor) => Ten
   const f = nb.shardMap(loss, { mesh, inSpecs, outSpecs: nb.P() });
   const gradient = nb.shardMap((local: Tensor, cotangent: Tensor) => {
     const g = nb.grad((y: Tensor) => loss(y, cotangent))(local) as Tensor;
-    // A replicated input's gradient is each device's own; the global input's gradient is their sum.
+    // A replicated input's gradient is each device's own, and the global input's gradient is their sum.
     return options.x === "replicated" ? nb.psum(g, all) : g;
   }, { mesh, inSpecs, outSpecs: xLayout.spec });
 
-  const eps = 1e-6;
   const at = (data: Float64Array): number => f(nb.tensor(data, { shape: xLayout.shape }), u).item();
   const base = x.toArray() as Float64Array;
-  const numeric = base.map((_, i) => {
-    const plus = base.slice();
-    const minus = base.slice();
-    plus[i] += eps;
-    minus[i] -= eps;
-    return (at(plus) - at(minus)) / (2 * eps);
-  });
   const analytic = gradient(x, u);
   expect(analytic.shape, "gradient shape").toEqual(x.shape);
-  expectClose(analytic.toArray(), numeric, { rtol: 1e-5, atol: 1e-7 }, "vjp");
+  if (options.directions === undefined) {
+    expectClose(analytic.toArray(), elementDifferences(at, base), { rtol: 1e-5, atol: 1e-7 }, "vjp");
+  } else {
+    for (let k = 0; k < options.directions; k++) {
+      const v = randomTensor(rng, xLayout.shape).toArray();
+      const projected = Array.from(analytic.toArray()).reduce((acc, g, i) => acc + g * v[i], 0);
+      expectClose([projected], [directionalDifference(at, base, v)], { rtol: 1e-5, atol: 1e-7 }, `vjp along direction ${k}`);
+    }
+  }
 
   const t = randomTensor(rng, xLayout.shape);
   const tangent = nb.shardMap((local: Tensor, cotangent: Tensor, direction: Tensor) => {
     const [, out] = nb.jvp((y: Tensor) => loss(y, cotangent), [local], [direction]);
     return out;
   }, { mesh, inSpecs: [xLayout.spec, uLayout.spec, xLayout.spec], outSpecs: nb.P() })(x, u, t);
-  const direction = t.toArray();
-  const plus = base.map((v, i) => v + eps * direction[i]);
-  const minus = base.map((v, i) => v - eps * direction[i]);
-  expectClose([tangent.item()], [(at(plus) - at(minus)) / (2 * eps)], { rtol: 1e-5, atol: 1e-7 }, "jvp");
+  expectClose([tangent.item()], [directionalDifference(at, base, t.toArray())], { rtol: 1e-5, atol: 1e-7 }, "jvp");
+}
+
+const eps = 1e-6;
+
+/** Returns (F(x + eps e_i) - F(x - eps e_i)) / 2 eps for every element i. */
+function elementDifferences(at: (data: Float64Array) => number, base: Float64Array): Float64Array {
+  return base.map((_, i) => {
+    const plus = base.slice();
+    const minus = base.slice();
+    plus[i] += eps;
+    minus[i] -= eps;
+    return (at(plus) - at(minus)) / (2 * eps);
+  });
+}
+
+/** Returns (F(x + eps v) - F(x - eps v)) / 2 eps, the derivative of F at x along v. */
+function directionalDifference(at: (data: Float64Array) => number, base: Float64Array, v: ArrayLike<number>): number {
+  const plus = base.map((value, i) => value + eps * v[i]);
+  const minus = base.map((value, i) => value - eps * v[i]);
+  return (at(plus) - at(minus)) / (2 * eps);
 }
