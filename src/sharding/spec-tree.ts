@@ -69,7 +69,9 @@ function childPath(path: string, key: string | number): string {
  */
 export function argumentSpecs(inSpecs: SpecTree, args: readonly unknown[]): LeafSpec[] {
   const child = (path: string, key: string | number): string => (path === "arguments" ? `argument ${key}` : childPath(path, key));
-  return matchSpecs(inSpecs, args, "arguments", child);
+  // One spec for all arguments is the same spec for each, so that errors name the argument.
+  const prefix = inSpecs instanceof ShardingSpec ? args.map(() => inSpecs) : inSpecs;
+  return matchSpecs(prefix, args, "arguments", child);
 }
 
 /** Returns the spec of every tensor leaf of `output`, in treeFlatten order, from the prefix `outSpecs`. */
