@@ -61,6 +61,7 @@ export { partition, type ShardedInput, type PartitionOptions } from "./sharding/
 export { simulate, runSpmd, shardValue, assembleValue } from "./sharding/simulate.js";
 export { countCollectives, type SpmdProgram, type LocalProgram, type LocalStep } from "./sharding/program.js";
 export { shardMap, type ShardMapOptions, type SpecTree } from "./compiler/shard-map.js";
+import "./compiler/shard-map-grad.js";
 export {
   psum, pmean, pmax, allGather, psumScatter, allToAll, ppermute, axisIndex,
   type AxisNames, type AllGatherOptions, type PsumScatterOptions, type AllToAllOptions,

@@ -3,12 +3,13 @@
 // runs it with runSpmdProgram. Collectives in the body become the program's collective steps.
 
 import { fromStorage } from "../core/creation.js";
-import type { Aval, Node } from "../core/node.js";
+import { enableGrad, isGradEnabled } from "../core/grad-mode.js";
+import { Node, type Aval } from "../core/node.js";
 import { treeFlatten, treeUnflatten, type TreeDef } from "../core/pytree.js";
 import { formatShape } from "../core/shape.js";
 import { realize, Tensor } from "../core/tensor.js";
 import { isTracing } from "../core/trace-state.js";
-import { NotSupportedError, ShardingError, TracerError, ValueError } from "../runtime/errors.js";
+import { InternalError, NotSupportedError, ShardingError, TracerError, ValueError } from "../runtime/errors.js";
 import { MeshTopology } from "../runtime/mesh/topology.js";
 import type { Storage } from "../runtime/storage.js";
 import { isInsideShardMap, markInput, varyingAxes, withBoundAxes } from "../sharding/axis-env.js";
@@ -78,19 +79,44 @@ function checkOutput(leaf: LeafSpec, node: Node, mesh: MeshLayout): ShardedValue
   return { aval: { shape, dtype: node.dtype }, spec };
 }
 
-function rejectUnsupportedCall(args: readonly Tensor[]): void {
+function rejectUnsupportedCall(): void {
   if (isInsideShardMap()) {
     throw new NotSupportedError("shardMap: a shardMap body calls nb.shardMap again, and nested shardMap is not supported; use collectives over several axes in one body instead");
   }
   if (isTracing()) {
     throw new TracerError("shardMap: the call needs concrete arguments because it runs the SPMD program eagerly; call it outside compile");
   }
-  if (args.some((leaf) => leaf.node.tracked && leaf.node.kind === "op")) {
-    throw new NotSupportedError(
-      "shardMap: an argument is being differentiated from outside the call, which is not supported yet; " +
-        "call nb.valueAndGrad inside the body and reduce the gradients with nb.pmean or nb.psum",
-    );
-  }
+}
+
+/** The record of a differentiated call for its derivatives: the body, the mesh and the global view of every leaf. */
+export interface CallRecord {
+  readonly fn: (...args: never[]) => unknown;
+  readonly mesh: MeshLayout;
+  readonly argsTreedef: TreeDef;
+  readonly inputs: readonly ShardedValue[];
+  readonly outputs: readonly ShardedValue[];
+}
+
+const callRecords = new WeakMap<Node, CallRecord>();
+
+/** Returns the call that created a shardMapCall node. */
+export function callRecordOf(node: Node): CallRecord {
+  const record = callRecords.get(node);
+  if (record === undefined) throw new InternalError(`shardMapCall node #${node.id} has no call record`);
+  return record;
+}
+
+/**
+ * Returns the results as shardMapCall nodes on the argument leaves, created with their values, so that
+ * autograd reaches the arguments through the call.
+ */
+function differentiableResults(record: CallRecord, leaves: readonly Tensor[], results: readonly Tensor[]): Tensor[] {
+  return results.map((result, output) => {
+    const node = Node.op("shardMapCall", { output }, leaves.map((leaf) => leaf.node), result.node.aval, true);
+    node.buffer = result.node.buffer;
+    callRecords.set(node, record);
+    return new Tensor(node);
+  });
 }
 
 /** A traced body: its local graph, the output structure and the global view of every output. */
@@ -103,7 +129,8 @@ interface TracedBody {
 
 /** Traces `fn` on one placeholder per argument leaf, with the mesh axes bound, and checks the outputs against `outSpecs`. */
 function traceBody(fn: (...args: never[]) => unknown, treedef: TreeDef, inputs: readonly ShardedValue[], localAvals: readonly Aval[], options: ShardMapOptions): TracedBody {
-  return withBoundAxes(options.mesh, () => {
+  // Gradients inside the body are part of its definition, so they are recorded even inside nb.noGrad.
+  return withBoundAxes(options.mesh, () => enableGrad(() => {
     let output: unknown;
     const graph = traceGraph((...locals: Tensor[]) => {
       locals.forEach((local, i) => markInput(local.node, inputs[i].spec.axes));
@@ -116,12 +143,12 @@ function traceBody(fn: (...args: never[]) => unknown, treedef: TreeDef, inputs: 
     }
     const outValues = graph.outputs.map((node, i) => checkOutput(leaves[i], node, options.mesh));
     return { inputs: graph.inputs, outputs: graph.outputs, outTreedef: treeFlatten(output).treedef, outValues };
-  });
+  }));
 }
 
 function callShardMap(fn: (...args: never[]) => unknown, options: ShardMapOptions, args: readonly unknown[]): unknown {
   const { leaves, treedef } = treeFlatten(args);
-  rejectUnsupportedCall(leaves);
+  rejectUnsupportedCall();
   const { mesh } = options;
   const leafSpecs = argumentSpecs(options.inSpecs, args);
   const inputs = leaves.map((leaf, i) => ({ aval: { shape: leaf.shape, dtype: leaf.dtype }, spec: checkInputSpec(leafSpecs[i], leaf.shape, mesh) }));
@@ -138,7 +165,9 @@ function callShardMap(fn: (...args: never[]) => unknown, options: ShardMapOption
     const data = assembleValue(localOutputs.map((outputs) => outputs[i]), aval, spec, mesh);
     return fromStorage(data, aval.shape, aval.dtype);
   });
-  return treeUnflatten(body.outTreedef, results);
+  if (!isGradEnabled() || !leaves.some((leaf) => leaf.node.tracked)) return treeUnflatten(body.outTreedef, results);
+  const record = { fn, mesh, argsTreedef: treedef, inputs, outputs: body.outValues };
+  return treeUnflatten(body.outTreedef, differentiableResults(record, leaves, results));
 }
 
 /**
@@ -149,9 +178,9 @@ function callShardMap(fn: (...args: never[]) => unknown, options: ShardMapOption
  * flow through those collectives. The outputs are assembled from the devices' results by `outSpecs`.
  *
  * Every device must get shards of the same shape, so a split dimension must be a multiple of the
- * number of devices that split it. The results are new tensors, detached from any autograd graph.
- * NOTE: differentiating a function that calls shardMap from outside raises a NotSupportedError, and
- * each call traces `fn` again, which costs time for large bodies.
+ * number of devices that split it. Gradients flow through the call to its tensor arguments.
+ * NOTE: tensors that `fn` reads from outside its arguments are constants of the body, so no gradient
+ * reaches them; pass them as arguments. Each call traces `fn` again, which costs time for large bodies.
  */
 export function shardMap<Args extends unknown[], Out>(fn: (...args: Args) => Out, options: ShardMapOptions): (...args: Args) => Out {
   if (options === undefined || options.mesh === undefined) {

@@ -90,7 +90,7 @@ export interface ParamsByPrimitive {
   randomNormal: { readonly shape: readonly number[]; readonly dtype: DType };
 
   // Collectives along named mesh axes, bound only while nb.shardMap traces its body. Shapes are local
-  // (per device); a group is the devices that differ only along the named axes, in rank order.
+  // (per device). A group is the devices that differ only along the named axes, in rank order.
   /** Sum, mean or max over the group along `axes`. */
   psum: { readonly axes: readonly string[] };
   pmean: { readonly axes: readonly string[] };
@@ -110,6 +110,11 @@ export interface ParamsByPrimitive {
    * here on, like JAX's pvary. Its transpose sums the devices' cotangents. shardMap inserts it, not users.
    */
   pvary: { readonly axes: readonly string[] };
+  /**
+   * Output `output` of an nb.shardMap call whose arguments are being differentiated. It is created with
+   * its value, so it never runs. Its inputs are the call's argument tensors.
+   */
+  shardMapCall: { readonly output: number };
 }
 
 export type PrimitiveName = keyof ParamsByPrimitive;

@@ -133,4 +133,6 @@ export const lowerings: LoweringTable = {
   ppermute: reference,
   axisIndex: reference,
   pvary: reference,
+  // Created with its value, so no backend runs it; the reference implementation raises an InternalError.
+  shardMapCall: reference,
 };

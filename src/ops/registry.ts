@@ -12,6 +12,7 @@ import { linalgDefs } from "./defs/linalg.js";
 import { normalizationDefs } from "./defs/normalization.js";
 import { randomDefs } from "./defs/random.js";
 import { reductionDefs } from "./defs/reduction.js";
+import { shardMapCallDefs } from "./defs/shard-map-call.js";
 import { softmaxDefs } from "./defs/softmax.js";
 import { lowerings } from "./lowering.js";
 
@@ -25,6 +26,7 @@ export const primitives: PrimitiveTable = {
   ...indexingDefs,
   ...randomDefs,
   ...collectiveDefs,
+  ...shardMapCallDefs,
 };
 
 installEvalTable(primitives);

@@ -34,7 +34,7 @@ import {
 } from "./rule-helpers.js";
 
 export type { RuleArgs, RuleResult, ShardingRule };
-import { ShardingError } from "../runtime/errors.js";
+import { InternalError, ShardingError } from "../runtime/errors.js";
 import { ShardingSpec, type MeshLayout, type PartialOp } from "./spec.js";
 
 export type ShardingRuleTable = { readonly [K in PrimitiveName]: ShardingRule<K> };
@@ -365,6 +365,10 @@ export const shardingRules: ShardingRuleTable = {
   ppermute: shardMapOnly("ppermute"),
   axisIndex: shardMapOnly("axisIndex"),
   pvary: shardMapOnly("pvary"),
+  // Created with its value, so the partitioner places it as a constant and never calls its rule.
+  shardMapCall: () => {
+    throw new InternalError("partition: a shardMapCall node has its value, so the partitioner must place it as a constant");
+  },
 };
 
 /** Returns the sharding rule of `prim`. */

@@ -28,7 +28,12 @@ interface ShardMapCase {
   readonly insideShardMap: CollectiveGradCase;
 }
 
-type Case<K extends PrimitiveName> = DiffCase<K> | NoGradCase<K> | ShardMapCase;
+/** A primitive that only a shardMap call creates: checked by differentiating a function that makes the call. */
+interface ThroughCallCase extends GradCheckOptions {
+  readonly throughCall: (rng: Rng) => { readonly f: (...xs: Tensor[]) => Tensor; readonly inputs: Tensor[] };
+}
+
+type Case<K extends PrimitiveName> = DiffCase<K> | NoGradCase<K> | ShardMapCase | ThroughCallCase;
 
 const none = {} as Record<string, never>;
 const f64 = (data: number[], shape: number[]): Tensor => nb.tensor(Float64Array.from(data), { shape });
@@ -118,6 +123,14 @@ const cases: { readonly [K in PrimitiveName]: Case<K> } = {
   ppermute: { insideShardMap: collectiveGradCases.ppermute },
   axisIndex: { insideShardMap: collectiveGradCases.axisIndex },
   pvary: { insideShardMap: collectiveGradCases.pvary },
+  shardMapCall: {
+    throughCall: (r) => {
+      // x is split over both axes and w over y, so a psum over y finishes each local product.
+      const mesh = { shape: [2, 2], axisNames: ["x", "y"] };
+      const call = nb.shardMap((a: Tensor, b: Tensor) => nb.psum(nb.matmul(nb.tanh(a), b), "y"), { mesh, inSpecs: [nb.P("x", "y"), nb.P("y", null)], outSpecs: nb.P("x", null) });
+      return { f: (a, b) => nb.sin(call(a, b)), inputs: [randn(r, [4, 6]), randn(r, [6, 3])] };
+    },
+  },
 };
 
 function apply(name: PrimitiveName, inputs: readonly Tensor[], params: unknown): Tensor {
@@ -133,7 +146,8 @@ function seedOf(name: string): number {
 
 const names = Object.keys(cases) as PrimitiveName[];
 const collectives = names.filter((n) => "insideShardMap" in cases[n]);
-const differentiable = names.filter((n) => !("noGradient" in cases[n]) && !collectives.includes(n));
+const throughCall = names.filter((n) => "throughCall" in cases[n]);
+const differentiable = names.filter((n) => !("noGradient" in cases[n]) && !collectives.includes(n) && !throughCall.includes(n));
 const nonDifferentiable = names.filter((n) => "noGradient" in cases[n]);
 
 describe("primitive gradient table", () => {
@@ -209,6 +223,27 @@ describe("collective gradient table", () => {
     const call = (): Tensor => bind(name, name === "axisIndex" ? [] : [x], paramsOutside(name));
     expect(call).toThrow(nb.ShardingError);
     expect(call).toThrow(/mesh axis "y" is not bound; call \w+ inside the body of nb.shardMap/);
+  });
+});
+
+describe("shardMap call gradient table", () => {
+  it.each(throughCall)("%s matches finite differences", (name) => {
+    const c = cases[name] as ThroughCallCase;
+    const rng = new Rng(seedOf(name));
+    const { f, inputs } = c.throughCall(rng);
+    checkGradients(f, inputs, rng, c);
+  });
+
+  it.each(throughCall)("%s VJP rule is differentiable", (name) => {
+    const c = cases[name] as ThroughCallCase;
+    const rng = new Rng(seedOf(name) ^ 0x5eed);
+    const { f, inputs } = c.throughCall(rng);
+    const u = randn(rng, f(...inputs).shape);
+    const cotangents = (...xs: Tensor[]): Tensor => {
+      const [, pull] = nb.vjp(f, ...xs);
+      return nb.concat((pull(u) as Tensor[]).map((g) => nb.flatten(g)));
+    };
+    checkGradients(cotangents, inputs, rng, c);
   });
 });
 

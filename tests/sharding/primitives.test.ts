@@ -96,7 +96,12 @@ interface ShardMapOnlyCase {
 
 const shardMapOnly = <K extends PrimitiveName>(prim: K, params: ParamsOf<K>): ShardMapOnlyCase => ({ shardMapOnly: (x) => bind(prim, prim === "axisIndex" ? [] : [x], params) });
 
-const cases: { readonly [K in PrimitiveName]: ((rng: Rng) => PrimCase) | ShardMapOnlyCase } = {
+/** A primitive whose nodes are created with their value, so the partitioner places them as constants. */
+interface CreatedWithValueCase {
+  readonly createdWithValue: true;
+}
+
+const cases: { readonly [K in PrimitiveName]: ((rng: Rng) => PrimCase) | ShardMapOnlyCase | CreatedWithValueCase } = {
   neg: unary("neg"),
   exp: unary("exp"),
   log: unary("log", "positive"),
@@ -225,6 +230,7 @@ const cases: { readonly [K in PrimitiveName]: ((rng: Rng) => PrimCase) | ShardMa
   ppermute: shardMapOnly("ppermute", { axis: "x", pairs: [[0, 1], [1, 0]] }),
   axisIndex: shardMapOnly("axisIndex", { axis: "x" }),
   pvary: shardMapOnly("pvary", { axes: ["x"] }),
+  shardMapCall: { createdWithValue: true },
 };
 
 /** Partial inputs only where the data is float; an integer or bool value has no meaningful pending sum. */
@@ -241,6 +247,14 @@ describe("sharding rules", () => {
 
   for (const prim of Object.keys(cases) as PrimitiveName[]) {
     const testCase = cases[prim];
+    if ("createdWithValue" in testCase) {
+      it(`${prim} rule is never asked for`, () => {
+        const spec = nb.P(null);
+        const args = { specs: [spec], avals: [{ shape: [2], dtype: "float32" as const }], out: { shape: [2], dtype: "float32" as const }, params: { output: 0 }, mesh: meshes[1] };
+        expect(() => shardingRules.shardMapCall(args)).toThrow(nb.InternalError);
+      });
+      continue;
+    }
     if ("shardMapOnly" in testCase) {
       it(`${prim} raises in the partitioner`, () => {
         const mesh = { shape: [2], axisNames: ["x"] };

@@ -149,11 +149,6 @@ describe("shardMap calls", () => {
     expectError(() => outer(x), nb.NotSupportedError, /nested shardMap is not supported/);
   });
 
-  it("rejects differentiation from outside", () => {
-    const f = nb.shardMap((t: Tensor) => nb.psum(nb.sum(t), ["x", "y"]), { mesh, inSpecs: nb.P("x"), outSpecs: nb.P() });
-    expectError(() => nb.grad(f)(x), nb.NotSupportedError, /differentiated from outside the call, which is not supported yet/, /call nb.valueAndGrad inside the body/);
-  });
-
   it("runs eagerly when compile traces it", () => {
     const f = nb.shardMap((t: Tensor) => nb.psum(t, "x"), { mesh, inSpecs: nb.P("x"), outSpecs: nb.P() });
     const compiled = nb.compile((t: Tensor) => nb.mul(f(t), 2));

@@ -4,8 +4,8 @@
 import { describe, expect, it } from "vitest";
 import * as nb from "../../src/index.js";
 import type { Tensor } from "../../src/index.js";
-import { expectClose } from "../support/finite-differences.js";
-import { Rng } from "../support/random.js";
+import { checkGradients, expectClose } from "../support/finite-differences.js";
+import { randn, Rng } from "../support/random.js";
 import { checkShardMapGradients, collectiveGradCases, type ShardMapGradOptions, type TestMesh } from "../support/shard-map-gradcheck.js";
 
 const meshes: readonly TestMesh[] = [
@@ -115,4 +115,63 @@ it("shardMap gradient keeps the input shape", () => {
   const x = nb.ones([4, 3], { dtype: "float64" });
   const g = nb.shardMap((local: Tensor) => nb.grad((y: Tensor) => nb.psum(nb.sum(y), "x"))(local) as Tensor, { mesh, inSpecs: nb.P("x"), outSpecs: nb.P("x") })(x);
   expect(g.shape).toEqual([4, 3]);
+});
+
+describe("gradients of a shardMap call from outside", () => {
+  const outsideMeshes: readonly TestMesh[] = [meshes[2], meshes[4]];
+  const names = Object.keys(collectiveGradCases) as (keyof typeof collectiveGradCases)[];
+
+  for (const mesh of outsideMeshes) {
+    const axis = mesh.axisNames[mesh.axisNames.length - 1];
+    const size = mesh.shape[mesh.shape.length - 1];
+    const every = nb.P([...mesh.axisNames]);
+    for (const [n, name] of names.entries()) {
+      for (const layout of ["split", "replicated"] as const) {
+        it(`${name} on [${mesh.shape.join(", ")}] with x ${layout}`, () => {
+          const { apply, localShape } = collectiveGradCases[name];
+          const local = localShape(size);
+          const devices = mesh.shape.reduce((a, b) => a * b, 1);
+          const shape = layout === "split" ? [local[0] * devices, ...local.slice(1)] : local;
+          const call = nb.shardMap((x: Tensor) => apply(x, axis, size), { mesh, inSpecs: layout === "split" ? every : nb.P(), outSpecs: every });
+          const rng = new Rng(97 * n + shape[0]);
+          checkGradients((x) => nb.tanh(call(x)), [randn(rng, shape)], rng);
+        });
+      }
+    }
+  }
+
+  it("flows into several arguments and pytree outputs", () => {
+    const mesh = { shape: [2, 2], axisNames: ["x", "y"] };
+    const call = nb.shardMap((p: { w: Tensor; scale: number }, batch: Tensor, labels: Tensor) => {
+      const scores = nb.mul(nb.matmul(batch, p.w), p.scale);
+      const picked = nb.gather(scores, labels, 1);
+      return { total: nb.psum(nb.sum(picked), ["x", "y"]), scores };
+    }, { mesh, inSpecs: [nb.P(), nb.P(["x", "y"]), nb.P(["x", "y"])], outSpecs: { total: nb.P(), scores: nb.P(["x", "y"]) } });
+    const rng = new Rng(21);
+    const labels = nb.tensor(Int32Array.from({ length: 8 }, () => rng.int(0, 3)), { shape: [8] });
+    const f = (w: Tensor, batch: Tensor): Tensor => {
+      const out = call({ w, scale: 1.5 }, batch, labels);
+      return nb.add(nb.mul(out.total, 0.5), nb.sum(nb.square(out.scores)));
+    };
+    checkGradients(f, [randn(rng, [5, 3]), randn(rng, [8, 5])], rng);
+  });
+
+  it("fills .grad through backward", () => {
+    const mesh = { shape: [4], axisNames: ["data"] };
+    const rng = new Rng(5);
+    const w = nb.tensor(randn(rng, [3]).toArray(), { shape: [3], requiresGrad: true });
+    const batch = randn(rng, [8, 3]);
+    const mse = nb.shardMap((p: Tensor, b: Tensor) => nb.pmean(nb.mean(nb.square(nb.matmul(b, p))), "data"), { mesh, inSpecs: [nb.P(), nb.P("data")], outSpecs: nb.P() });
+    mse(w, batch).backward();
+    const expected = nb.grad((p: Tensor) => nb.mean(nb.square(nb.matmul(batch, p))))(w) as Tensor;
+    expect(w.grad).not.toBeNull();
+    expectClose((w.grad as Tensor).toArray(), expected.toArray(), { rtol: 1e-12 }, "w.grad");
+  });
+
+  it("records nothing under noGrad", () => {
+    const mesh = { shape: [2], axisNames: ["x"] };
+    const w = nb.tensor([1, 2, 3], { requiresGrad: true });
+    const out = nb.noGrad(() => nb.shardMap((p: Tensor) => nb.mul(p, 2), { mesh, inSpecs: nb.P(), outSpecs: nb.P() })(w));
+    expect(out.requiresGrad).toBe(false);
+  });
 });
