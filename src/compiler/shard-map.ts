@@ -14,6 +14,7 @@ import { MeshTopology } from "../runtime/mesh/topology.js";
 import type { Storage } from "../runtime/storage.js";
 import { isInsideShardMap, markInput, varyingAxes, withBoundAxes } from "../sharding/axis-env.js";
 import { runSpmdProgram } from "../sharding/run-program.js";
+import type { SpmdProgram } from "../sharding/program.js";
 import { buildShardMapProgram, type ShardedValue } from "../sharding/shard-map-program.js";
 import { assembleValue, shardValue } from "../sharding/simulate.js";
 import { checkSpec, type MeshLayout, type ShardingSpec } from "../sharding/spec.js";
@@ -146,6 +147,19 @@ function traceBody(fn: (...args: never[]) => unknown, treedef: TreeDef, inputs: 
   }));
 }
 
+/** Runs `program` on the devices' shards of the arguments and assembles the global outputs. */
+function runOnShards(program: SpmdProgram, leaves: readonly Tensor[]): Tensor[] {
+  const { mesh } = program;
+  realize(...leaves);
+  const globals = leaves.map((leaf) => leaf.node.buffer as Storage);
+  const localInputs = program.devices.map((_, device) => program.inputs.map(({ aval, spec }, i) => shardValue(globals[i], aval, spec, mesh, device)));
+  const localOutputs = runSpmdProgram(program, localInputs);
+  return program.outputs.map(({ aval, spec }, i) => {
+    const data = assembleValue(localOutputs.map((outputs) => outputs[i]), aval, spec, mesh);
+    return fromStorage(data, aval.shape, aval.dtype);
+  });
+}
+
 function callShardMap(fn: (...args: never[]) => unknown, options: ShardMapOptions, args: readonly unknown[]): unknown {
   const { leaves, treedef } = treeFlatten(args);
   rejectUnsupportedCall();
@@ -155,16 +169,7 @@ function callShardMap(fn: (...args: never[]) => unknown, options: ShardMapOption
   const localAvals = inputs.map(({ aval, spec }) => ({ shape: aval.shape.map((n, dim) => n / axisSizes(mesh, spec.dims[dim])), dtype: aval.dtype }));
 
   const body = traceBody(fn, treedef, inputs, localAvals, options);
-  const program = buildShardMapProgram(body, mesh, inputs, body.outValues);
-
-  realize(...leaves);
-  const globals = leaves.map((leaf) => leaf.node.buffer as Storage);
-  const localInputs = program.devices.map((_, device) => inputs.map(({ aval, spec }, i) => shardValue(globals[i], aval, spec, mesh, device)));
-  const localOutputs = runSpmdProgram(program, localInputs);
-  const results = body.outValues.map(({ aval, spec }, i) => {
-    const data = assembleValue(localOutputs.map((outputs) => outputs[i]), aval, spec, mesh);
-    return fromStorage(data, aval.shape, aval.dtype);
-  });
+  const results = runOnShards(buildShardMapProgram(body, mesh, inputs, body.outValues), leaves);
   if (!isGradEnabled() || !leaves.some((leaf) => leaf.node.tracked)) return treeUnflatten(body.outTreedef, results);
   const record = { fn, mesh, argsTreedef: treedef, inputs, outputs: body.outValues };
   return treeUnflatten(body.outTreedef, differentiableResults(record, leaves, results));

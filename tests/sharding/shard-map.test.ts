@@ -300,3 +300,17 @@ describe("shardMap specs", () => {
     expectClose(scale(x, 3).toArray(), nb.mul(x, 3).toArray(), { rtol: 1e-6 }, "scale");
   });
 });
+
+describe("shardMap on a DeviceMesh", () => {
+  it("runs with the mesh's shape and axis names", async () => {
+    await using mesh = new nb.DeviceMesh([2, 2], ["data", "model"]);
+    const x = randomGlobal(new Rng(13), [4, 6]);
+    const f = nb.shardMap((block: Tensor) => nb.psum(block, "model"), { mesh, inSpecs: nb.P("data", "model"), outSpecs: nb.P("data") });
+    const columns = x.toArray();
+    const expected = Array.from({ length: 12 }, (_, i) => {
+      const [r, c] = [Math.floor(i / 3), i % 3];
+      return columns[r * 6 + c] + columns[r * 6 + c + 3];
+    });
+    expectClose(f(x).toArray(), expected, { rtol: 1e-6, atol: 1e-6 }, "psum over model");
+  });
+});
