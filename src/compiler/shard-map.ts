@@ -180,7 +180,9 @@ function callShardMap(fn: (...args: never[]) => unknown, options: ShardMapOption
  * function takes global tensors, splits each by its in spec, and calls `fn` once per device on that
  * device's local shards. `fn` may call nb.psum, nb.pmean, nb.pmax, nb.allGather, nb.psumScatter,
  * nb.allToAll, nb.ppermute and nb.axisIndex along the mesh axes, and nb.valueAndGrad, whose gradients
- * flow through those collectives. The outputs are assembled from the devices' results by `outSpecs`.
+ * flow through those collectives. There each device differentiates its own loss, except that a loss
+ * reduced with psum, pmean or pmax counts once for its group. The outputs are assembled from the
+ * devices' results by `outSpecs`.
  *
  * Every device must get shards of the same shape, so a split dimension must be a multiple of the
  * number of devices that split it. Gradients flow through the call to its tensor arguments.
