@@ -64,3 +64,10 @@ export { mergeAllReduces } from "./sharding/merge.js";
 export { checkSpmdProgram } from "./sharding/check.js";
 export { formatSpmdProgram } from "./sharding/print.js";
 export { countCollectives, isCollective, type CollectiveKind, type Group, type SpmdProgram, type LocalProgram, type LocalStep } from "./sharding/program.js";
+export { shardMap, type ShardMapOptions, type SpecTree } from "./compiler/shard-map.js";
+import "./compiler/shard-map-grad.js";
+export {
+  psum, pmean, pmax, allGather, psumScatter, allToAll, ppermute, axisIndex,
+  type AxisNames, type AllGatherOptions, type PsumScatterOptions, type AllToAllOptions,
+} from "./ops/collective.js";
+export { runSpmdProgram } from "./sharding/run-program.js";

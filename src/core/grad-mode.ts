@@ -16,3 +16,14 @@ export function noGrad<T>(fn: () => T): T {
     enabled = previous;
   }
 }
+
+/** Runs `fn` with gradient dependencies recorded, like `torch.enable_grad()`, even inside `noGrad`. */
+export function enableGrad<T>(fn: () => T): T {
+  const previous = enabled;
+  enabled = true;
+  try {
+    return fn();
+  } finally {
+    enabled = previous;
+  }
+}

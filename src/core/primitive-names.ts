@@ -88,6 +88,33 @@ export interface ParamsByPrimitive {
   randomBits: { readonly shape: readonly number[] };
   randomUniform: { readonly shape: readonly number[]; readonly dtype: DType };
   randomNormal: { readonly shape: readonly number[]; readonly dtype: DType };
+
+  // Collectives along named mesh axes, bound only while nb.shardMap traces its body. Shapes are local
+  // (per device). A group is the devices that differ only along the named axes, in rank order.
+  /** Sum, mean or max over the group along `axes`. */
+  psum: { readonly axes: readonly string[] };
+  pmean: { readonly axes: readonly string[] };
+  pmax: { readonly axes: readonly string[] };
+  /** Concatenates the group's values along `dim` in rank order. */
+  allGatherAxis: { readonly axis: string; readonly dim: number };
+  /** Sums over the group, then keeps chunk `rank` of `dim`. */
+  psumScatter: { readonly axis: string; readonly dim: number };
+  /** Sends chunk r of `splitDim` to rank r and concatenates the chunks received along `concatDim` in rank order. */
+  allToAllAxis: { readonly axis: string; readonly splitDim: number; readonly concatDim: number };
+  /** Each [source, target] pair of ranks sends the source's value to the target; other ranks get zeros. */
+  ppermute: { readonly axis: string; readonly pairs: readonly (readonly [source: number, target: number])[] };
+  /** This device's rank along `axis`, an int32 scalar. */
+  axisIndex: { readonly axis: string };
+  /**
+   * The identity, marking a value that is the same on every device of `axes` as used per device from
+   * here on, like JAX's pvary. Its transpose sums the devices' cotangents. shardMap inserts it, not users.
+   */
+  pvary: { readonly axes: readonly string[] };
+  /**
+   * Output `output` of an nb.shardMap call whose arguments are being differentiated. It is created with
+   * its value, so it never runs. Its inputs are the call's argument tensors.
+   */
+  shardMapCall: { readonly output: number };
 }
 
 export type PrimitiveName = keyof ParamsByPrimitive;

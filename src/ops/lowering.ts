@@ -121,4 +121,18 @@ export const lowerings: LoweringTable = {
   randomBits: { kind: "random", draw: "bits" },
   randomUniform: { kind: "random", draw: "uniform" },
   randomNormal: { kind: "random", draw: "normal" },
+
+  // nb.shardMap turns collectives into collective steps of its SPMD program, so none reaches a single
+  // device. One that escapes its body runs the reference implementation, which raises a ShardingError.
+  psum: reference,
+  pmean: reference,
+  pmax: reference,
+  allGatherAxis: reference,
+  psumScatter: reference,
+  allToAllAxis: reference,
+  ppermute: reference,
+  axisIndex: reference,
+  pvary: reference,
+  // Created with its value, so no backend runs it; the reference implementation raises an InternalError.
+  shardMapCall: reference,
 };

@@ -4,6 +4,7 @@
 import { installLowerings } from "../core/lowering.js";
 import { installEvalTable } from "../core/primitive.js";
 import { installDiffRules, type PrimitiveTable } from "../core/rules.js";
+import { collectiveDefs } from "./defs/collective.js";
 import { elementwiseDefs } from "./defs/elementwise.js";
 import { indexingDefs } from "./defs/indexing.js";
 import { layoutDefs } from "./defs/layout.js";
@@ -11,6 +12,7 @@ import { linalgDefs } from "./defs/linalg.js";
 import { normalizationDefs } from "./defs/normalization.js";
 import { randomDefs } from "./defs/random.js";
 import { reductionDefs } from "./defs/reduction.js";
+import { shardMapCallDefs } from "./defs/shard-map-call.js";
 import { softmaxDefs } from "./defs/softmax.js";
 import { lowerings } from "./lowering.js";
 
@@ -23,6 +25,8 @@ export const primitives: PrimitiveTable = {
   ...layoutDefs,
   ...indexingDefs,
   ...randomDefs,
+  ...collectiveDefs,
+  ...shardMapCallDefs,
 };
 
 installEvalTable(primitives);

@@ -34,6 +34,7 @@ import {
 } from "./rule-helpers.js";
 
 export type { RuleArgs, RuleResult, ShardingRule };
+import { InternalError, ShardingError } from "../runtime/errors.js";
 import { ShardingSpec, type MeshLayout, type PartialOp } from "./spec.js";
 
 export type ShardingRuleTable = { readonly [K in PrimitiveName]: ShardingRule<K> };
@@ -281,6 +282,13 @@ const layerNormGradRule: ShardingRule<"layerNormGrad"> = ({ specs, out }) => ({
 const randomRule = <K extends "randomBits" | "randomUniform" | "randomNormal">(): ShardingRule<K> =>
   ({ specs: [key], out }) => ({ inputs: [ShardingSpec.replicated(key.rank)], output: ShardingSpec.replicated(out.shape.length) });
 
+/** Explicit collectives name mesh axes themselves, so only nb.shardMap places them; the partitioner raises. */
+function shardMapOnly<K extends PrimitiveName>(op: string): ShardingRule<K> {
+  return () => {
+    throw new ShardingError(`partition: the graph contains ${op}, an explicit collective; run graphs with explicit collectives through nb.shardMap, not nb.partition`);
+  };
+}
+
 export const shardingRules: ShardingRuleTable = {
   neg: negation,
   exp: nonlinear,
@@ -347,6 +355,20 @@ export const shardingRules: ShardingRuleTable = {
   randomBits: randomRule(),
   randomUniform: randomRule(),
   randomNormal: randomRule(),
+
+  psum: shardMapOnly("psum"),
+  pmean: shardMapOnly("pmean"),
+  pmax: shardMapOnly("pmax"),
+  allGatherAxis: shardMapOnly("allGather"),
+  psumScatter: shardMapOnly("psumScatter"),
+  allToAllAxis: shardMapOnly("allToAll"),
+  ppermute: shardMapOnly("ppermute"),
+  axisIndex: shardMapOnly("axisIndex"),
+  pvary: shardMapOnly("pvary"),
+  // Created with its value, so the partitioner places it as a constant and never calls its rule.
+  shardMapCall: () => {
+    throw new InternalError("partition: a shardMapCall node has its value, so the partitioner must place it as a constant");
+  },
 };
 
 /** Returns the sharding rule of `prim`. */

@@ -7,6 +7,7 @@ import { bind } from "../../src/core/bind.js";
 import type { ParamsOf, PrimitiveName } from "../../src/core/primitive-names.js";
 import { primitives } from "../../src/ops/registry.js";
 import { checkGradients, expectClose, type GradCheckOptions } from "../support/finite-differences.js";
+import { checkShardMapGradients, collectiveGradCases, type CollectiveGradCase } from "../support/shard-map-gradcheck.js";
 import { awayFromZero, randBool, randn, randu, Rng } from "../support/random.js";
 
 interface DiffCase<K extends PrimitiveName> extends GradCheckOptions {
@@ -22,7 +23,17 @@ interface NoGradCase<K extends PrimitiveName> {
   readonly params: ParamsOf<K>;
 }
 
-type Case<K extends PrimitiveName> = DiffCase<K> | NoGradCase<K>;
+/** A collective, which runs only inside nb.shardMap: checked there on a [2, 2] mesh along one axis. */
+interface ShardMapCase {
+  readonly insideShardMap: CollectiveGradCase;
+}
+
+/** A primitive that only a shardMap call creates: checked by differentiating a function that makes the call. */
+interface ThroughCallCase extends GradCheckOptions {
+  readonly throughCall: (rng: Rng) => { readonly f: (...xs: Tensor[]) => Tensor; readonly inputs: Tensor[] };
+}
+
+type Case<K extends PrimitiveName> = DiffCase<K> | NoGradCase<K> | ShardMapCase | ThroughCallCase;
 
 const none = {} as Record<string, never>;
 const f64 = (data: number[], shape: number[]): Tensor => nb.tensor(Float64Array.from(data), { shape });
@@ -102,6 +113,24 @@ const cases: { readonly [K in PrimitiveName]: Case<K> } = {
   randomBits: { noGradient: "the only input is an integer key", inputs: () => [key()], params: { shape: [5] } },
   randomUniform: { noGradient: "the only input is an integer key", inputs: () => [key()], params: { shape: [5], dtype: "float64" } },
   randomNormal: { noGradient: "the only input is an integer key", inputs: () => [key()], params: { shape: [5], dtype: "float64" } },
+
+  psum: { insideShardMap: collectiveGradCases.psum },
+  pmean: { insideShardMap: collectiveGradCases.pmean },
+  pmax: { insideShardMap: collectiveGradCases.pmax },
+  allGatherAxis: { insideShardMap: collectiveGradCases.allGatherAxis },
+  psumScatter: { insideShardMap: collectiveGradCases.psumScatter },
+  allToAllAxis: { insideShardMap: collectiveGradCases.allToAllAxis },
+  ppermute: { insideShardMap: collectiveGradCases.ppermute },
+  axisIndex: { insideShardMap: collectiveGradCases.axisIndex },
+  pvary: { insideShardMap: collectiveGradCases.pvary },
+  shardMapCall: {
+    throughCall: (r) => {
+      // x is split over both axes and w over y, so a psum over y finishes each local product.
+      const mesh = { shape: [2, 2], axisNames: ["x", "y"] };
+      const call = nb.shardMap((a: Tensor, b: Tensor) => nb.psum(nb.matmul(nb.tanh(a), b), "y"), { mesh, inSpecs: [nb.P("x", "y"), nb.P("y", null)], outSpecs: nb.P("x", null) });
+      return { f: (a, b) => nb.sin(call(a, b)), inputs: [randn(r, [4, 6]), randn(r, [6, 3])] };
+    },
+  },
 };
 
 function apply(name: PrimitiveName, inputs: readonly Tensor[], params: unknown): Tensor {
@@ -116,7 +145,9 @@ function seedOf(name: string): number {
 }
 
 const names = Object.keys(cases) as PrimitiveName[];
-const differentiable = names.filter((n) => !("noGradient" in cases[n]));
+const collectives = names.filter((n) => "insideShardMap" in cases[n]);
+const throughCall = names.filter((n) => "throughCall" in cases[n]);
+const differentiable = names.filter((n) => !("noGradient" in cases[n]) && !collectives.includes(n) && !throughCall.includes(n));
 const nonDifferentiable = names.filter((n) => "noGradient" in cases[n]);
 
 describe("primitive gradient table", () => {
@@ -177,6 +208,60 @@ describe("primitive gradient table", () => {
     }
   });
 });
+
+describe("collective gradient table", () => {
+  const mesh = { shape: [2, 2], axisNames: ["x", "y"] };
+
+  it.each(collectives)("%s matches finite differences inside shardMap", (name) => {
+    const { apply, localShape } = (cases[name] as ShardMapCase).insideShardMap;
+    const rng = new Rng(seedOf(name));
+    checkShardMapGradients(mesh, (x) => apply(x, "y", 2), localShape(2), rng, { x: "split", u: "split" });
+  });
+
+  it.each(collectives)("%s raises outside shardMap", (name) => {
+    const x = randn(new Rng(seedOf(name)), (cases[name] as ShardMapCase).insideShardMap.localShape(2));
+    const call = (): Tensor => bind(name, name === "axisIndex" ? [] : [x], paramsOutside(name));
+    expect(call).toThrow(nb.ShardingError);
+    expect(call).toThrow(/mesh axis "y" is not bound; call \w+ inside the body of nb.shardMap/);
+  });
+});
+
+describe("shardMap call gradient table", () => {
+  it.each(throughCall)("%s matches finite differences", (name) => {
+    const c = cases[name] as ThroughCallCase;
+    const rng = new Rng(seedOf(name));
+    const { f, inputs } = c.throughCall(rng);
+    checkGradients(f, inputs, rng, c);
+  });
+
+  it.each(throughCall)("%s VJP rule is differentiable", (name) => {
+    const c = cases[name] as ThroughCallCase;
+    const rng = new Rng(seedOf(name) ^ 0x5eed);
+    const { f, inputs } = c.throughCall(rng);
+    const u = randn(rng, f(...inputs).shape);
+    const cotangents = (...xs: Tensor[]): Tensor => {
+      const [, pull] = nb.vjp(f, ...xs);
+      return nb.concat((pull(u) as Tensor[]).map((g) => nb.flatten(g)));
+    };
+    checkGradients(cotangents, inputs, rng, c);
+  });
+});
+
+/** Params of a collective along mesh axis "y", for binding it where no axis is bound. */
+function paramsOutside(name: PrimitiveName): ParamsOf<PrimitiveName> {
+  const byName: Partial<Record<PrimitiveName, unknown>> = {
+    psum: { axes: ["y"] },
+    pmean: { axes: ["y"] },
+    pmax: { axes: ["y"] },
+    allGatherAxis: { axis: "y", dim: 0 },
+    psumScatter: { axis: "y", dim: 0 },
+    allToAllAxis: { axis: "y", splitDim: 0, concatDim: 1 },
+    ppermute: { axis: "y", pairs: [[0, 1]] },
+    axisIndex: { axis: "y" },
+    pvary: { axes: ["y"] },
+  };
+  return byName[name] as ParamsOf<PrimitiveName>;
+}
 
 describe("composite op gradients", () => {
   const rng = new Rng(7);

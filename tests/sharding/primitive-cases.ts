@@ -84,7 +84,19 @@ function permutation(rng: Rng, n: number): number[] {
   return perm;
 }
 
-export const cases: { readonly [K in PrimitiveName]: (rng: Rng) => PrimCase } = {
+/** An explicit collective: only nb.shardMap places it, and the partitioner raises a ShardingError. */
+export interface ShardMapOnlyCase {
+  readonly shardMapOnly: (x: Tensor) => Tensor;
+}
+
+const shardMapOnly = <K extends PrimitiveName>(prim: K, params: ParamsOf<K>): ShardMapOnlyCase => ({ shardMapOnly: (x) => bind(prim, prim === "axisIndex" ? [] : [x], params) });
+
+/** A primitive whose nodes are created with their value, so the partitioner places them as constants. */
+export interface CreatedWithValueCase {
+  readonly createdWithValue: true;
+}
+
+export const cases: { readonly [K in PrimitiveName]: ((rng: Rng) => PrimCase) | ShardMapOnlyCase | CreatedWithValueCase } = {
   neg: unary("neg"),
   exp: unary("exp"),
   log: unary("log", "positive"),
@@ -203,7 +215,24 @@ export const cases: { readonly [K in PrimitiveName]: (rng: Rng) => PrimCase } = 
   randomBits: (rng) => ({ inputs: [{ aval: { shape: [2], dtype: "int32" }, domain: { kind: "key" } }], fn: apply("randomBits", { shape: randomShape(rng) }) }),
   randomUniform: (rng) => ({ inputs: [{ aval: { shape: [2], dtype: "int32" }, domain: { kind: "key" } }], fn: apply("randomUniform", { shape: randomShape(rng), dtype: "float32" }) }),
   randomNormal: (rng) => ({ inputs: [{ aval: { shape: [2], dtype: "int32" }, domain: { kind: "key" } }], fn: apply("randomNormal", { shape: randomShape(rng), dtype: "float32" }) }),
+
+  psum: shardMapOnly("psum", { axes: ["x"] }),
+  pmean: shardMapOnly("pmean", { axes: ["x"] }),
+  pmax: shardMapOnly("pmax", { axes: ["x"] }),
+  allGatherAxis: shardMapOnly("allGatherAxis", { axis: "x", dim: 0 }),
+  psumScatter: shardMapOnly("psumScatter", { axis: "x", dim: 0 }),
+  allToAllAxis: shardMapOnly("allToAllAxis", { axis: "x", splitDim: 0, concatDim: 1 }),
+  ppermute: shardMapOnly("ppermute", { axis: "x", pairs: [[0, 1], [1, 0]] }),
+  axisIndex: shardMapOnly("axisIndex", { axis: "x" }),
+  pvary: shardMapOnly("pvary", { axes: ["x"] }),
+  shardMapCall: { createdWithValue: true },
 };
+
+/** The random case of `prim`, or undefined for primitives the partitioner never places. */
+export function randomCase(prim: PrimitiveName): ((rng: Rng) => PrimCase) | undefined {
+  const entry = cases[prim];
+  return typeof entry === "function" ? entry : undefined;
+}
 
 /** Partial inputs only where the data is float; an integer or bool value has no meaningful pending sum. */
 export function partialOpsFor(input: InputCase): readonly PartialOp[] {
