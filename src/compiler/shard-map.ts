@@ -14,6 +14,8 @@ import { MeshTopology } from "../runtime/mesh/topology.js";
 import type { Storage } from "../runtime/storage.js";
 import { isInsideShardMap, markInput, varyingAxes, withBoundAxes } from "../sharding/axis-env.js";
 import { runSpmdProgram } from "../sharding/run-program.js";
+import { DeviceMesh } from "../sharding/mesh.js";
+import { MeshExecutable } from "./mesh/executable.js";
 import type { SpmdProgram } from "../sharding/program.js";
 import { buildShardMapProgram, type ShardedValue } from "../sharding/shard-map-program.js";
 import { assembleValue, shardValue } from "../sharding/simulate.js";
@@ -147,11 +149,22 @@ function traceBody(fn: (...args: never[]) => unknown, treedef: TreeDef, inputs: 
   }));
 }
 
-/** Runs `program` on the devices' shards of the arguments and assembles the global outputs. */
+/**
+ * Runs `program` on the devices' shards of the arguments and assembles the global outputs: on the
+ * workers of a DeviceMesh, or on the host simulator for a plain mesh layout.
+ */
 function runOnShards(program: SpmdProgram, leaves: readonly Tensor[]): Tensor[] {
   const { mesh } = program;
   realize(...leaves);
   const globals = leaves.map((leaf) => leaf.node.buffer as Storage);
+  if (mesh instanceof DeviceMesh) {
+    const executable = new MeshExecutable(mesh, program, "shardMap");
+    try {
+      return executable.run(globals).map((data, i) => fromStorage(data, program.outputs[i].aval.shape, program.outputs[i].aval.dtype));
+    } finally {
+      executable.dispose();
+    }
+  }
   const localInputs = program.devices.map((_, device) => program.inputs.map(({ aval, spec }, i) => shardValue(globals[i], aval, spec, mesh, device)));
   const localOutputs = runSpmdProgram(program, localInputs);
   return program.outputs.map(({ aval, spec }, i) => {

@@ -6,9 +6,9 @@ import { simulate } from "./simulate.js";
 
 /**
  * Runs every device's local program of `program` on `localInputs` (per device, one local shard per
- * program input) and returns each device's local output shards.
- * TODO: run on the worker threads of the mesh when `program.mesh` is an nb.DeviceMesh. Every program
- * runs on the host simulator for now, with reference kernels and fixed-order collectives.
+ * program input) on the host simulator, with reference kernels and fixed-order collectives, and
+ * returns each device's local output shards. nb.shardMap runs programs for an nb.DeviceMesh on its
+ * workers instead.
  */
 export function runSpmdProgram(program: SpmdProgram, localInputs: readonly (readonly Storage[])[]): Storage[][] {
   return simulate(program, localInputs);

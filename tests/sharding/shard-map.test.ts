@@ -1,7 +1,7 @@
 // nb.shardMap collectives on every test mesh and along every axis, against values computed by hand from
 // each device's block of the input.
 
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as nb from "../../src/index.js";
 import type { Tensor } from "../../src/index.js";
 import { expectClose } from "../support/finite-differences.js";
@@ -225,7 +225,20 @@ function describeMesh(mesh: TestMesh): string {
   return `mesh [${mesh.shape.join(", ")}]`;
 }
 
-describe.each(meshes.map((mesh) => [describeMesh(mesh), mesh] as const))("shardMap collectives on %s", (_label, mesh) => {
+// The same meshes as worker devices: shardMap runs their programs on the workers, not on the simulator.
+const deviceMeshes = meshes.map((mesh) => new nb.DeviceMesh(mesh.shape, mesh.axisNames));
+
+beforeAll(async () => {
+  await Promise.all(deviceMeshes.map((mesh) => mesh.ready()));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(deviceMeshes.map((mesh) => mesh.dispose()));
+});
+
+const targets = [...meshes.map((mesh) => [`${describeMesh(mesh)} (simulated)`, mesh] as const), ...deviceMeshes.map((mesh) => [`${describeMesh(mesh)} of workers`, mesh] as const)];
+
+describe.each(targets)("shardMap collectives on %s", (_label, mesh) => {
   const axisSets: readonly (readonly string[])[] = mesh.axisNames.length > 1 ? [...mesh.axisNames.map((a) => [a]), mesh.axisNames, [...mesh.axisNames].reverse()] : [mesh.axisNames];
 
   for (const axes of axisSets) {
@@ -303,7 +316,7 @@ describe("shardMap specs", () => {
 
 describe("shardMap on a DeviceMesh", () => {
   it("runs with the mesh's shape and axis names", async () => {
-    await using mesh = new nb.DeviceMesh([2, 2], ["data", "model"]);
+    await using mesh = await nb.DeviceMesh.create([2, 2], ["data", "model"]);
     const x = randomGlobal(new Rng(13), [4, 6]);
     const f = nb.shardMap((block: Tensor) => nb.psum(block, "model"), { mesh, inSpecs: nb.P("data", "model"), outSpecs: nb.P("data") });
     const columns = x.toArray();
