@@ -36,4 +36,16 @@ describe("nabla-ts command line", () => {
     expect(await runCli(["train", "--mesh", "2,x"])).toBe(2);
     expect(String(error.mock.calls[0][0])).toContain("--mesh 2,x is invalid; accepted values: device counts per mesh axis");
   });
+
+  test("bench passes mesh shapes on", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    expect(await runCli(["bench", "--mesh", "1,2x2", "--rounds", "3", "--quick", "--print"])).toBe(0);
+    expect(String(log.mock.calls.at(-1)?.[0])).toContain("npm run bench -- --mesh 1,2x2 --rounds 3 --quick");
+  });
+
+  test("bench rejects steps flags elsewhere", async () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    expect(await runCli(["bench", "--suite", "kernels", "--smoke", "--print"])).toBe(2);
+    expect(String(error.mock.calls[0][0])).toContain("--smoke applies only to --suite steps, not --suite kernels");
+  });
 });
