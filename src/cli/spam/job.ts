@@ -13,7 +13,7 @@ import type { TrainOptions } from "./options.js";
 import { type EpochRecord, ProgressBar, writeMetricsCsv, writePlot } from "./report.js";
 import { checkResumeConfig, meshChangeNote, resumeConfig, resumePath } from "./resume.js";
 import { SeededRandom } from "./seeded-random.js";
-import { makeFusedStep, type Step } from "./step.js";
+import { makeStep, type Step } from "./step.js";
 
 export { defaultTrainOptions, type TrainOptions } from "./options.js";
 
@@ -157,7 +157,7 @@ function trainTransformer(options: TrainOptions, data: Prepared, layout: Layout,
 
   const state = startState(options, data);
   const firstStep = state.checkpoint.step;
-  const run: Run = { options, data, layout, step: makeFusedStep(), schedule, stepsPerEpoch };
+  const run: Run = { options, data, layout, step: makeStep(), schedule, stepsPerEpoch };
   const forward = nb.compile((m: SpamTransformer, tokens: nb.Tensor, mask: nb.Tensor) => m.call(tokens, mask));
   const lastEpoch = Math.min(options.epochs, options.stopAfter ?? options.epochs);
   for (let epoch = state.checkpoint.epoch; epoch < lastEpoch; epoch++) {

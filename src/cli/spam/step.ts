@@ -19,24 +19,16 @@ function update(model: SpamTransformer, grads: SpamTransformer, state: nb.nn.opt
   return nb.nn.optim.adamwUpdate(model, clipped, state, { lr, weightDecay });
 }
 
-/** One compiled function for the whole step. */
-export function makeFusedStep(): Step {
+/**
+ * Compiles the whole step as one function. On a mesh, clipping inside it all-reduces each of the 29
+ * gradients on its own (44 all-reduces per step in all at the default size). Returning the gradients
+ * from a first compiled function, which buckets them into one all-reduce, and clipping in a second
+ * measured no faster.
+ */
+export function makeStep(): Step {
   const step = nb.compile((model: SpamTransformer, state: nb.nn.optim.AdamState, tokens: nb.Tensor, mask: nb.Tensor, labels: nb.Tensor, lr: number) => {
     const [loss, grads] = nb.valueAndGrad(lossFn)(model, tokens, mask, labels) as [nb.Tensor, SpamTransformer];
     return [...update(model, grads, state, lr), loss] as const;
   });
   return (model, state, batch, lr) => step(model, state, batch.tokens, batch.paddingMask, batch.labels, lr);
-}
-
-/**
- * Two compiled functions: the gradients leave the first as outputs, which a mesh settles with one
- * bucketed all-reduce, and the second clips them and updates the parameters.
- */
-export function makeSplitStep(): Step {
-  const gradients = nb.compile((model: SpamTransformer, tokens: nb.Tensor, mask: nb.Tensor, labels: nb.Tensor) => nb.valueAndGrad(lossFn)(model, tokens, mask, labels) as [nb.Tensor, SpamTransformer]);
-  const apply = nb.compile(update);
-  return (model, state, batch, lr) => {
-    const [loss, grads] = gradients(model, batch.tokens, batch.paddingMask, batch.labels);
-    return [...apply(model, grads, state, lr), loss] as const;
-  };
 }
