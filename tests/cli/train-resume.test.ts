@@ -58,6 +58,13 @@ describe("spam classifier job", () => {
     expectClose(sharded.stepLosses, single.stepLosses, 1e-4);
   });
 
+  test("mesh [2, 2] matches one device", async () => {
+    expect(rowsPerDevice(16, planLayout([2, 2]))).toEqual([4, 4, 4, 4]);
+    const single = await train(tiny("grid-1", { epochs: 1 }));
+    const grid = await train(tiny("grid-4", { epochs: 1, mesh: [2, 2] }));
+    expectClose(grid.stepLosses, single.stepLosses, 1e-4);
+  });
+
   test("uneven batch split trains", async () => {
     expect(rowsPerDevice(15, planLayout([2]))).toEqual([8, 7]);
     const single = await train(tiny("uneven-1", { batchSize: 15 }));
