@@ -1,92 +1,48 @@
-// nabla-ts against PyTorch on the same training steps, per requested mesh shape: the seed Transformer,
-// a larger Transformer (d_model 256, 8 heads, 4 layers, feed-forward 1024, seq 64, batch 64) and a
-// 784-1024-1024-10 MLP at batch 256. PyTorch runs at 1 and 2 threads through bench/pytorch_steps.py
-// when /usr/bin/python3 can import torch. Writes bench/results/versus-pytorch.{json,md}.
+// nabla-ts against PyTorch on the same training steps, for every requested mesh shape: the seed
+// Transformer, a larger Transformer (d_model 256, 8 heads, 4 layers, feed-forward 1024, seq 64, batch
+// 64) and a 784-1024-1024-10 MLP at batch 256. nabla-ts runs each step compiled, data-parallel on the
+// mesh (batch split by rows, parameters replicated); PyTorch runs at 1 and 2 threads through
+// bench/pytorch_steps.py when /usr/bin/python3 can import torch. Writes bench/results/versus-pytorch.{json,md}.
+//
+// Flags: --mesh 1,2 (shapes, axes joined by x), --rounds N, --quick (fewer steps), --smoke (one short
+// benchmark without PyTorch and without writing results, for CI).
 
-import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
-import { fileURLToPath } from "node:url";
-import * as nb from "nabla-ts";
-import { makeSyntheticTask, TransformerClassifier, type ClassifierConfig } from "../examples/lib/transformer-classifier.js";
-import { functionalStep } from "../examples/lib/training.js";
+import { loadavg } from "node:os";
+import { BenchUsageError, describeShape, openBenchLayout, parseMeshList, type BenchLayout } from "./mesh-layouts.js";
+import { torchMissing, torchMs } from "./pytorch-runner.js";
+import { type Measurement, report } from "./versus-pytorch-report.js";
+import { smokeCases, stepCases, type StepCase } from "./step-cases.js";
 
-interface Case {
-  readonly name: string;
-  readonly torchName: string;
-  readonly examplesPerStep: number;
-  readonly steps: number;
-  /** Builds the compiled step and returns a function that runs one step and waits for its loss. */
-  readonly setup: () => () => void;
+interface Options {
+  readonly meshes: number[][];
+  readonly rounds: number;
+  readonly quick: boolean;
+  readonly smoke: boolean;
 }
 
-function transformerCase(name: string, torchName: string, config: ClassifierConfig, batch: number, steps: number): Case {
-  return {
-    name, torchName, steps, examplesPerStep: batch,
-    setup: () => {
-      nb.random.seed(0);
-      const task = makeSyntheticTask(42, batch, config.maxLen, config.vocabSize, config.numClasses);
-      let model = new TransformerClassifier(config);
-      model.eval();
-      let state = nb.nn.optim.adamwInit(model);
-      const step = nb.compile(functionalStep);
-      return () => {
-        let loss: nb.Tensor;
-        [model, state, loss] = step(model, state, task.tokens, task.labelsOneHot);
-        loss.item();
-      };
-    },
-  };
+function flagValue(argv: readonly string[], name: string): string | undefined {
+  const at = argv.indexOf(name);
+  if (at < 0) return undefined;
+  const value = argv[at + 1];
+  if (value === undefined || value.startsWith("--")) throw new BenchUsageError(`${name} needs a value`);
+  return value;
 }
 
-class Mlp extends nb.nn.Module {
-  first = new nb.nn.Linear(784, 1024);
-  second = new nb.nn.Linear(1024, 1024);
-  third = new nb.nn.Linear(1024, 10);
-  override forward(x: nb.Tensor): nb.Tensor {
-    return this.third.call(nb.relu(this.second.call(nb.relu(this.first.call(x)))));
-  }
+function parseOptions(argv: readonly string[]): Options {
+  const known = new Set(["--mesh", "--rounds", "--quick", "--smoke"]);
+  const unknown = argv.filter((arg, i) => arg.startsWith("--") && !known.has(arg) && !["--mesh", "--rounds"].includes(argv[i - 1]));
+  if (unknown.length > 0) throw new BenchUsageError(`unknown flag ${unknown[0]}; accepted flags: ${[...known].join(", ")}`);
+  const rawRounds = flagValue(argv, "--rounds") ?? "1";
+  const rounds = Number(rawRounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new BenchUsageError(`--rounds ${rawRounds} is invalid; accepted values: a positive integer`);
+  const rawMesh = flagValue(argv, "--mesh");
+  const smoke = argv.includes("--smoke");
+  return { meshes: parseMeshList(rawMesh ?? (smoke ? "1,2" : "1")), rounds, quick: argv.includes("--quick"), smoke };
 }
 
-const mlpCase: Case = {
-  name: "MLP 784-1024-1024-10, batch 256", torchName: "mlp", examplesPerStep: 256, steps: 10,
-  setup: () => {
-    nb.random.seed(0);
-    const x = nb.random.normal([256, 784]);
-    const y = nb.random.randint([256], 0, 10);
-    let model = new Mlp();
-    let state = nb.nn.optim.sgdInit(model);
-    const lossFn = (m: Mlp) => nb.nn.functional.crossEntropyLoss(m.call(x), y);
-    const step = nb.compile((m: Mlp, s: nb.nn.optim.SgdState) => {
-      const [loss, grads] = nb.valueAndGrad(lossFn)(m) as [nb.Tensor, Mlp];
-      const [next, nextState] = nb.nn.optim.sgdUpdate(m, grads, s, { lr: 0.05 });
-      return [next, nextState, loss] as const;
-    });
-    return () => {
-      let loss: nb.Tensor;
-      [model, state, loss] = step(model, state);
-      loss.item();
-    };
-  },
-};
-
-const seedConfig: ClassifierConfig = { vocabSize: 20, dModel: 32, numHeads: 4, numLayers: 2, numClasses: 3, maxLen: 8, dimFeedforward: 64 };
-const largeConfig: ClassifierConfig = { vocabSize: 1000, dModel: 256, numHeads: 8, numLayers: 4, numClasses: 2, maxLen: 64, dimFeedforward: 1024 };
-
-function parseMeshes(argv: readonly string[]): number[][] {
-  const at = argv.indexOf("--mesh");
-  if (at < 0) return [[1]];
-  const value = argv[at + 1] ?? "";
-  const meshes = value.split(",").map((part) => part.split("x").map(Number));
-  if (meshes.some((m) => m.some((d) => !Number.isInteger(d) || d < 1))) {
-    throw new Error(`--mesh: invalid value ${JSON.stringify(value)}; give device counts like 1,2 (or shapes like 1,2x2)`);
-  }
-  return meshes;
-}
-
-function medianMs(run: () => void, steps: number): number {
-  run();
-  run();
+/** Runs `run` `steps` times after `warmup` untimed calls and returns the median milliseconds. */
+function medianMs(run: () => number, steps: number, warmup: number): number {
+  for (let i = 0; i < warmup; i++) run();
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     const start = performance.now();
@@ -97,82 +53,65 @@ function medianMs(run: () => void, steps: number): number {
   return times[Math.floor(times.length / 2)];
 }
 
-function torchAvailable(): string | null {
-  const probe = spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8" });
-  return probe.status === 0 ? null : (probe.stderr || probe.error?.message || "import torch failed").trim().split("\n").pop() ?? "";
+interface Subject {
+  readonly measurement: Measurement;
+  readonly measure: (round: number) => number | null;
 }
 
-function torchMs(model: string, threads: number, steps: number): number | null {
-  const script = fileURLToPath(new URL("./pytorch_steps.py", import.meta.url));
-  const result = spawnSync("/usr/bin/python3", [script, model, String(threads), String(steps)], {
-    encoding: "utf8",
-    env: { ...process.env, OMP_WAIT_POLICY: "PASSIVE" },
-    timeout: 600_000,
-  });
-  if (result.status !== 0) {
-    console.error(`PyTorch ${model} at ${threads} threads failed: ${result.stderr.trim().split("\n").pop()}`);
-    return null;
-  }
-  return (JSON.parse(result.stdout.trim().split("\n").pop() as string) as { median_ms: number }).median_ms;
+/** Builds one subject per case and mesh shape, which compiles the step and records its first loss. */
+function nablaSubjects(cases: readonly StepCase[], layouts: readonly BenchLayout[]): Subject[] {
+  return cases.flatMap((c) =>
+    layouts.map((layout) => {
+      const run = c.setup(layout);
+      const measurement: Measurement = {
+        benchmark: c.name, subject: `nabla-ts ${describeShape(layout.shape)}`, shape: [...layout.shape],
+        examplesPerStep: c.examplesPerStep, firstLoss: run(), perRound: [],
+      };
+      console.error(`  ${c.name} / ${measurement.subject}: first loss ${measurement.firstLoss?.toFixed(5)}`);
+      return { measurement, measure: (round: number) => medianMs(run, c.steps, round === 0 ? 1 : 0) };
+    }),
+  );
 }
 
-interface ResultRow {
-  benchmark: string;
-  subject: string;
-  msPerStep: number | null;
-  examplesPerSecond: number | null;
-  note?: string;
+function torchSubjects(cases: readonly StepCase[]): Subject[] {
+  return cases.flatMap((c) =>
+    [1, 2].map((threads) => ({
+      measurement: { benchmark: c.name, subject: `PyTorch ${threads} thread${threads > 1 ? "s" : ""}`, threads, examplesPerStep: c.examplesPerStep, perRound: [] },
+      measure: () => torchMs(c.torchName, threads, c.steps),
+    })),
+  );
 }
 
 async function main(): Promise<void> {
-  const quick = process.argv.includes("--quick");
-  const meshes = parseMeshes(process.argv);
-  const cases = [
-    transformerCase("seed Transformer (d_model 32, batch 150, seq 8)", "seed", seedConfig, 150, quick ? 10 : 30),
-    transformerCase("large Transformer (d_model 256, batch 64, seq 64)", "large", largeConfig, 64, quick ? 2 : 5),
-    mlpCase,
-  ];
-  const torchMissing = torchAvailable();
-  if (torchMissing !== null) console.log(`PyTorch comparison skipped: /usr/bin/python3 cannot import torch (${torchMissing}); install python3-torch`);
+  const loadAverageAtStart = loadavg();
+  const options = parseOptions(process.argv.slice(2));
+  const cases = options.smoke ? smokeCases() : stepCases(options.quick);
+  const missing = options.smoke ? "not run in a smoke run" : torchMissing();
+  if (options.smoke) console.log("Smoke run: one short benchmark, without PyTorch; results are not written.");
+  else if (missing !== null) console.log(`PyTorch comparison skipped: /usr/bin/python3 cannot import torch (${missing}); install python3-torch and libopenblas0-pthread`);
 
-  const rows: ResultRow[] = [];
-  for (const c of cases) {
-    for (const mesh of meshes) {
-      const devices = mesh.reduce((a, b) => a * b, 1);
-      const subject = `nabla-ts mesh [${mesh.join(", ")}]`;
-      if (devices !== 1) {
-        // NOTE: partitioned programs do not run on a DeviceMesh yet, so only the one-device mesh is measured.
-        rows.push({ benchmark: c.name, subject, msPerStep: null, examplesPerSecond: null, note: "not available: sharded execution on a mesh is not implemented yet" });
-        continue;
-      }
-      const ms = medianMs(c.setup(), c.steps);
-      rows.push({ benchmark: c.name, subject, msPerStep: ms, examplesPerSecond: (c.examplesPerStep * 1000) / ms });
-    }
-    if (torchMissing === null) {
-      for (const threads of [1, 2]) {
-        const ms = torchMs(c.torchName, threads, c.steps);
-        rows.push({ benchmark: c.name, subject: `PyTorch ${threads} thread${threads > 1 ? "s" : ""}`, msPerStep: ms, examplesPerSecond: ms === null ? null : (c.examplesPerStep * 1000) / ms });
+  const layouts: BenchLayout[] = [];
+  try {
+    for (const shape of options.meshes) layouts.push(await openBenchLayout(shape));
+    const subjects = [...nablaSubjects(cases, layouts), ...(missing === null ? torchSubjects(cases) : [])];
+    // Each round measures every subject once, in turn, so a slow spell on a shared host hits one round of all subjects.
+    for (let round = 0; round < options.rounds; round++) {
+      for (const subject of subjects) {
+        const ms = subject.measure(round);
+        subject.measurement.perRound.push(ms);
+        console.error(`  round ${round + 1}: ${subject.measurement.benchmark} / ${subject.measurement.subject}: ${ms === null ? "failed" : `${ms.toFixed(2)} ms`}`);
       }
     }
+    report(subjects.map((s) => s.measurement), { ...options, torchMissing: missing, loadAverageAtStart });
+  } finally {
+    for (const layout of layouts) await layout.mesh?.dispose();
   }
-  report(rows);
 }
 
-function report(rows: readonly ResultRow[]): void {
-  const lines = rows.map((r) => {
-    const ours = rows.find((o) => o.benchmark === r.benchmark && o.subject === "nabla-ts mesh [1]");
-    const ratio = r.msPerStep !== null && ours?.msPerStep != null ? (ours.msPerStep / r.msPerStep).toFixed(2) : "";
-    return [r.benchmark, r.subject, r.msPerStep?.toFixed(2) ?? "-", r.examplesPerSecond?.toFixed(0) ?? "-", r.subject.startsWith("PyTorch") ? ratio : "", r.note ?? ""];
-  });
-  const header = ["benchmark", "subject", "ms/step", "examples/s", "nabla [1] / this", "note"];
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  for (const line of [header, ...lines]) console.log(line.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
-
-  const record = { date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, loadAverage: loadavg(), rows };
-  const markdown = [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...lines.map((l) => `| ${l.join(" | ")} |`)].join("\n");
-  mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-  writeFileSync(new URL("./results/versus-pytorch.json", import.meta.url), `${JSON.stringify(record, null, 2)}\n`);
-  writeFileSync(new URL("./results/versus-pytorch.md", import.meta.url), `${markdown}\n`);
+try {
+  await main();
+} catch (error) {
+  if (!(error instanceof BenchUsageError)) throw error;
+  console.error(`bench: ${error.message}`);
+  process.exitCode = 2;
 }
-
-await main();

@@ -3,4 +3,4 @@
 
 import { runCli } from "nabla-ts/cli";
 
-process.exitCode = runCli(["train", ...process.argv.slice(2)]);
+process.exitCode = await runCli(["train", ...process.argv.slice(2)]);

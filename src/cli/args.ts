@@ -8,6 +8,8 @@ export interface FlagSpec {
   /** The accepted values, as the error message and the help show them (for example "a positive integer"). */
   readonly accepted: string;
   readonly help: string;
+  /** Placeholder of the value in the help, such as "shape"; by default derived from the kind. */
+  readonly hint?: string;
   /** Extra check of a parsed value; returns false to reject it. */
   readonly check?: (value: number) => boolean;
 }
@@ -57,6 +59,7 @@ function parseValue(name: string, raw: string, spec: FlagSpec): number | string 
 }
 
 function valueHint(spec: FlagSpec): string {
+  if (spec.hint !== undefined) return ` <${spec.hint}>`;
   if (spec.kind === "boolean") return "";
   if (spec.kind === "optional-string") return "[=FILE]";
   if (spec.kind === "string") return spec.accepted.includes(",") ? ` <${spec.accepted.replace(/, /g, "|")}>` : " <path>";

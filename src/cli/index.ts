@@ -9,7 +9,9 @@ import { UsageError } from "./args.js";
 export { UsageError, parseFlags, type FlagTable } from "./args.js";
 export { trainFlags, trainHelp, trainOptionsFrom, runTrain } from "./commands/train.js";
 export { infoLines } from "./commands/info.js";
-export { train, defaultTrainOptions, type TrainOptions, type TrainResult } from "./spam/job.js";
+export { train, type TrainResult } from "./spam/job.js";
+export { defaultTrainOptions, type TrainOptions } from "./spam/options.js";
+export { parseMeshShape, planLayout, rowsPerDevice } from "./spam/mesh.js";
 export { loadEmails, stratifiedSplit, tokenize, visibleText, Vocabulary, encodeSplit, makeBatch, type Email } from "./spam/data.js";
 export { listCheckpoints, loadCheckpoint, type Checkpoint } from "./spam/checkpoint.js";
 export { scores } from "./spam/metrics.js";
@@ -23,13 +25,13 @@ Commands:
 
 Run \`nabla-ts <command> --help\` for a command's flags, \`nabla-ts --version\` for the version.`;
 
-/** Runs one command; returns the process exit code. Errors of nabla-ts print as one line and exit with 2 (usage) or 1. */
-export function runCli(argv: readonly string[]): number {
+/** Runs one command; resolves to the process exit code. Errors of nabla-ts print as one line and exit with 2 (usage) or 1. */
+export async function runCli(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case "train":
-        runTrain(rest);
+        await runTrain(rest);
         return 0;
       case "info":
         runInfo(rest);

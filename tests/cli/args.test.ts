@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { describe, expect, test } from "vitest";
 import { trainOptionsFrom, UsageError } from "../../src/cli/index.js";
 
@@ -21,8 +22,21 @@ describe("train flags", () => {
     expect(() => trainOptionsFrom(["--epochs", "0"])).toThrow(UsageError);
     expect(() => trainOptionsFrom(["--epochs", "0"])).toThrow("--epochs 0 is invalid; accepted values: a positive integer");
     expect(() => trainOptionsFrom(["--batch-size", "2.5"])).toThrow("--batch-size 2.5 is invalid");
-    expect(() => trainOptionsFrom(["--mesh", "4"])).toThrow("--mesh 4 is invalid; accepted values: 1 (larger meshes need sharding, not available yet)");
     expect(() => trainOptionsFrom(["--lr"])).toThrow("--lr needs a value: a positive number");
+  });
+
+  test("mesh shapes parse", () => {
+    expect(trainOptionsFrom(["--mesh", "1"])?.mesh).toEqual([1]);
+    expect(trainOptionsFrom(["--mesh", "2"])?.mesh).toEqual([2]);
+    expect(trainOptionsFrom(["--mesh=2,2"])?.mesh).toEqual([2, 2]);
+    expect(trainOptionsFrom([])?.mesh).toEqual([availableParallelism()]);
+  });
+
+  test("bad mesh shapes are rejected", () => {
+    for (const raw of ["0", "2,0", "2,x", "2,", "-1", "1.5"]) {
+      expect(() => trainOptionsFrom(["--mesh", raw])).toThrow(UsageError);
+      expect(() => trainOptionsFrom(["--mesh", raw])).toThrow(`--mesh ${raw} is invalid; accepted values: device counts per mesh axis`);
+    }
   });
 
   test("unknown flag lists accepted flags", () => {

@@ -9,9 +9,9 @@ afterEach(() => {
 });
 
 describe("nabla-ts command line", () => {
-  test("--version prints the package version", () => {
+  test("--version prints the package version", async () => {
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
-    expect(runCli(["--version"])).toBe(0);
+    expect(await runCli(["--version"])).toBe(0);
     expect(log).toHaveBeenCalledWith(version);
   });
 
@@ -19,15 +19,33 @@ describe("nabla-ts command line", () => {
     expect(infoLines()[0]).toBe(`nabla-ts ${version}`);
   });
 
-  test("unknown command exits with 2", () => {
+  test("unknown command exits with 2", async () => {
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
-    expect(runCli(["fly"])).toBe(2);
+    expect(await runCli(["fly"])).toBe(2);
     expect(String(error.mock.calls[0][0])).toContain('unknown command "fly"; accepted commands: train, info, bench');
   });
 
-  test("unknown flag lists the accepted ones", () => {
+  test("unknown flag lists the accepted ones", async () => {
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
-    expect(runCli(["info", "--bogus"])).toBe(2);
+    expect(await runCli(["info", "--bogus"])).toBe(2);
     expect(String(error.mock.calls[0][0])).toContain("accepted flags: --help");
+  });
+
+  test("bad mesh exits with 2", async () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    expect(await runCli(["train", "--mesh", "2,x"])).toBe(2);
+    expect(String(error.mock.calls[0][0])).toContain("--mesh 2,x is invalid; accepted values: device counts per mesh axis");
+  });
+
+  test("bench passes mesh shapes on", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    expect(await runCli(["bench", "--mesh", "1,2x2", "--rounds", "3", "--quick", "--print"])).toBe(0);
+    expect(String(log.mock.calls.at(-1)?.[0])).toContain("npm run bench -- --mesh 1,2x2 --rounds 3 --quick");
+  });
+
+  test("bench rejects steps flags elsewhere", async () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    expect(await runCli(["bench", "--suite", "kernels", "--smoke", "--print"])).toBe(2);
+    expect(String(error.mock.calls[0][0])).toContain("--smoke applies only to --suite steps, not --suite kernels");
   });
 });

@@ -21,6 +21,8 @@ export interface Checkpoint {
   readonly randomState: [number, number];
   readonly records: EpochRecord[];
   readonly stepLosses: number[];
+  /** Shape of the mesh the run trained on; absent in checkpoints written before data-parallel training. */
+  readonly meshShape?: number[];
 }
 
 const pattern = /^checkpoint-epoch-(\d+)\.nb$/;

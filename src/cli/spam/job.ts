@@ -1,62 +1,21 @@
-// The spam classifier training job: data, the baseline row, the Transformer trained with a compiled
-// JAX-style step, evaluation after each epoch, checkpoints and exact resume.
+// The spam classifier training job: data, the baseline row, the Transformer trained data-parallel with
+// a compiled JAX-style step, evaluation after each epoch, checkpoints and exact resume.
 
 import { mkdirSync } from "node:fs";
 import * as nb from "nabla-ts";
 import { hashedBagOfWords, predictBaseline, trainBaseline } from "./baseline.js";
-import { type Checkpoint, listCheckpoints, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { type Email, type EncodedSplit, encodeSplit, loadEmails, makeBatch, stratifiedSplit, tokenize, visibleText, Vocabulary } from "./data.js";
+import { checkBatchSplit, closeLayout, describeLayout, type Layout, openLayout, placeBatch, planLayout } from "./mesh.js";
 import { scores, type Scores } from "./metrics.js";
 import { SpamTransformer, type SpamModelConfig } from "./model.js";
+import type { TrainOptions } from "./options.js";
 import { type EpochRecord, ProgressBar, writeMetricsCsv, writePlot } from "./report.js";
+import { checkResumeConfig, meshChangeNote, resumeConfig, resumePath } from "./resume.js";
 import { SeededRandom } from "./seeded-random.js";
+import { makeStep, type Step } from "./step.js";
 
-export interface TrainOptions {
-  readonly epochs: number;
-  readonly batchSize: number;
-  readonly seqLen: number;
-  /** Peak learning rate of the warm-up + cosine schedule. */
-  readonly lr: number;
-  readonly seed: number;
-  /** Output folder for checkpoints, metrics.csv and training.svg. */
-  readonly out: string;
-  /** Devices of the data-parallel mesh; only 1 until tensors can be sharded. */
-  readonly mesh: number;
-  /** false, true (the newest checkpoint in `out`), or the path of a checkpoint. */
-  readonly resume: boolean | string;
-  readonly dModel: number;
-  readonly numHeads: number;
-  readonly numLayers: number;
-  readonly dimFeedforward: number;
-  readonly dropout: number;
-  readonly vocabSize: number;
-  /** Uses only the first `limit` training emails and limit / 4 test emails (0 for all), for quick runs. */
-  readonly limit: number;
-  /** The emails to use in place of the corpus, for tests. */
-  readonly emails?: readonly Email[];
-  /** Stops after this many epochs in this run, as an interrupted run would (the schedule still spans `epochs`). */
-  readonly stopAfter?: number;
-  readonly log: (line: string) => void;
-}
-
-export const defaultTrainOptions: TrainOptions = {
-  epochs: 4,
-  batchSize: 32,
-  seqLen: 128,
-  lr: 2e-3,
-  seed: 0,
-  out: "runs/spam-classifier",
-  mesh: 1,
-  resume: false,
-  dModel: 64,
-  numHeads: 4,
-  numLayers: 2,
-  dimFeedforward: 128,
-  dropout: 0.1,
-  vocabSize: 8192,
-  limit: 0,
-  log: (line) => console.log(line),
-};
+export { defaultTrainOptions, type TrainOptions } from "./options.js";
 
 export interface TrainResult {
   readonly baseline: Scores;
@@ -100,180 +59,170 @@ function runBaseline(data: Prepared, seqLen: number): Scores {
   return scores(predictBaseline(model, hashedBagOfWords(truncate(data.testTokens))), data.test.labels);
 }
 
-type Step = (
-  model: SpamTransformer, state: nb.nn.optim.AdamState, tokens: nb.Tensor, mask: nb.Tensor, labels: nb.Tensor, lr: number,
-) => readonly [SpamTransformer, nb.nn.optim.AdamState, nb.Tensor];
+type Forward = (m: SpamTransformer, tokens: nb.Tensor, mask: nb.Tensor) => nb.Tensor;
 
-/** Compiles the training step: loss and gradients, clipping to global norm 1, then AdamW. */
-function makeStep(): Step {
-  const lossFn = (m: SpamTransformer, tokens: nb.Tensor, mask: nb.Tensor, labels: nb.Tensor): nb.Tensor =>
-    nb.nn.functional.crossEntropyLoss(m.call(tokens, mask), labels);
-  return nb.compile((model: SpamTransformer, state: nb.nn.optim.AdamState, tokens: nb.Tensor, mask: nb.Tensor, labels: nb.Tensor, lr: number) => {
-    const [loss, grads] = nb.valueAndGrad(lossFn)(model, tokens, mask, labels) as [nb.Tensor, SpamTransformer];
-    const [clipped] = nb.nn.optim.clipByGlobalNorm(grads, 1.0);
-    const [next, nextState] = nb.nn.optim.adamwUpdate(model, clipped, state, { lr, weightDecay: 0.01 });
-    return [next, nextState, loss] as const;
-  });
-}
-
-/** Predicted labels of the whole split, in eval mode. */
-function predict(forward: (m: SpamTransformer, t: nb.Tensor, p: nb.Tensor) => nb.Tensor, model: SpamTransformer, data: EncodedSplit, batchSize: number): Int32Array {
+/** Predicted labels of the whole split, in eval mode, with each batch split over the layout's devices. */
+function predict(forward: Forward, model: SpamTransformer, data: EncodedSplit, batchSize: number, layout: Layout): Int32Array {
   model.eval();
   const out = new Int32Array(data.count);
   for (let start = 0; start < data.count; start += batchSize) {
     const rows = Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
-    const batch = makeBatch(data, rows);
+    const batch = placeBatch(makeBatch(data, rows), layout);
     out.set(nb.argmax(forward(model, batch.tokens, batch.paddingMask), { axis: -1 }).toArray() as Int32Array, start);
   }
   model.train();
   return out;
 }
 
-/** The values a checkpoint must share with the flags of a resumed run, by flag name. */
-function resumeConfig(options: TrainOptions, vocabSize: number): Record<string, number> {
-  return {
-    "--epochs": options.epochs,
-    "--batch-size": options.batchSize,
-    "--seq-len": options.seqLen,
-    "--lr": options.lr,
-    "--seed": options.seed,
-    "--limit": options.limit,
-    dModel: options.dModel,
-    numHeads: options.numHeads,
-    numLayers: options.numLayers,
-    dimFeedforward: options.dimFeedforward,
-    dropout: options.dropout,
-    vocabSize,
-  };
-}
-
-function checkResumeConfig(saved: Readonly<Record<string, number>>, current: Record<string, number>, path: string): void {
-  for (const [name, value] of Object.entries(current)) {
-    if (saved[name] !== value) {
-      throw new nb.ValueError(`${name} is ${value}, but the checkpoint ${path} was saved with ${saved[name]}; resume with the same value, or train from scratch in another --out folder`);
-    }
-  }
-}
-
-function resumePath(options: TrainOptions): string | undefined {
-  if (options.resume === false) return undefined;
-  if (typeof options.resume === "string") return options.resume;
-  const newest = listCheckpoints(options.out).pop();
-  if (newest === undefined) throw new nb.ValueError(`--resume: no checkpoint-epoch-*.nb file in ${options.out}; check --out, or start without --resume`);
-  return newest;
-}
-
 /** Runs the job and returns the baseline scores, the epoch records and the losses of this run's steps. */
-export function train(options: TrainOptions): TrainResult {
-  const log = options.log;
-  if (options.mesh !== 1) {
-    throw new nb.NotSupportedError(`--mesh ${options.mesh}: accepted values: 1. Data-parallel training over a larger mesh needs tensor sharding, which nabla-ts does not have yet`);
-  }
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const plan = planLayout(options.mesh);
+  checkBatchSplit(options.batchSize, plan);
+  for (const line of describeLayout(plan, options.batchSize)) options.log(line);
   mkdirSync(options.out, { recursive: true });
   nb.random.seed(options.seed);
 
   const data = prepareData(options);
-  log(`Data: ${data.train.count} training and ${data.test.count} test emails, vocabulary ${data.vocab.size}, sequence length ${options.seqLen}`);
+  options.log(`Data: ${data.train.count} training and ${data.test.count} test emails, vocabulary ${data.vocab.size}, sequence length ${options.seqLen}`);
   const baseline = runBaseline(data, options.seqLen);
-  log(`Baseline (logistic regression on hashed bag of words): test accuracy ${percent(baseline.accuracy)}, F1 ${baseline.f1.toFixed(4)}`);
+  options.log(`Baseline (logistic regression on hashed bag of words): test accuracy ${percent(baseline.accuracy)}, F1 ${baseline.f1.toFixed(4)}`);
 
-  const modelConfig: SpamModelConfig = { ...options, vocabSize: data.vocab.size };
-  let model = new SpamTransformer(modelConfig);
+  const layout = await openLayout(plan);
+  try {
+    return { baseline, ...trainTransformer(options, data, layout, baseline.accuracy) };
+  } finally {
+    await closeLayout(layout);
+  }
+}
+
+/** Everything the epoch loop carries from one epoch to the next. */
+interface LoopState {
+  model: SpamTransformer;
+  optimizer: nb.nn.optim.AdamState;
+  checkpoint: Checkpoint;
+  readonly records: EpochRecord[];
+  /** Every step's loss since the start of training (saved ones included), so its length is the global step. */
+  readonly losses: number[];
+}
+
+/** The parts of a run that stay fixed over its epochs. */
+interface Run {
+  readonly options: TrainOptions;
+  readonly data: Prepared;
+  readonly layout: Layout;
+  readonly step: Step;
+  readonly schedule: (step: number) => number;
+  readonly stepsPerEpoch: number;
+}
+
+/** Builds the model and its optimizer state, from the checkpoint to resume from when there is one. */
+function startState(options: TrainOptions, data: Prepared): LoopState {
+  const config: SpamModelConfig = { ...options, vocabSize: data.vocab.size };
+  const model = new SpamTransformer(config);
   model.train();
   const numParams = model.numParameters();
-  log(`Transformer: ${options.numLayers} layers, d_model ${options.dModel}, ${options.numHeads} heads, ${numParams} parameters (${(numParams * 4 / 2 ** 20).toFixed(2)} MiB in float32)`);
+  options.log(`Transformer: ${options.numLayers} layers, d_model ${options.dModel}, ${options.numHeads} heads, ${numParams} parameters (${(numParams * 4 / 2 ** 20).toFixed(2)} MiB in float32)`);
 
-  let state = nb.nn.optim.adamwInit(model);
+  const optimizer = nb.nn.optim.adamwInit(model);
+  const checkpoint: Checkpoint = {
+    config: resumeConfig(options, data.vocab.size),
+    epoch: 0,
+    step: 0,
+    params: {},
+    optimizer,
+    dataOrderState: options.seed,
+    randomState: nb.random.getState(),
+    records: [],
+    stepLosses: [],
+    meshShape: [...options.mesh],
+  };
+  const fromPath = resumePath(options);
+  if (fromPath === undefined) return { model, optimizer, checkpoint, records: [], losses: [] };
+
+  const saved = loadCheckpoint(fromPath, options.out);
+  checkResumeConfig(saved.config, checkpoint.config, fromPath);
+  model.loadStateDict(saved.params);
+  nb.random.setState(saved.randomState);
+  options.log(`Resumed from ${fromPath} after epoch ${saved.epoch} (step ${saved.step})`);
+  const note = meshChangeNote(saved.meshShape, options.mesh);
+  if (note !== undefined) options.log(note);
+  return { model, optimizer: saved.optimizer, checkpoint: saved, records: [...saved.records], losses: [...saved.stepLosses] };
+}
+
+function trainTransformer(options: TrainOptions, data: Prepared, layout: Layout, baselineAccuracy: number): Omit<TrainResult, "baseline"> {
   const stepsPerEpoch = Math.floor(data.train.count / options.batchSize);
   if (stepsPerEpoch === 0) throw new nb.ValueError(`--batch-size ${options.batchSize} is larger than the ${data.train.count} training emails; pass a smaller value`);
   const totalSteps = stepsPerEpoch * options.epochs;
   const schedule = nb.nn.optim.warmupCosineDecay({ peakLr: options.lr, warmupSteps: Math.max(1, Math.round(totalSteps * 0.1)), decaySteps: totalSteps + 1 });
 
-  let checkpoint: Checkpoint = {
-    config: resumeConfig(options, data.vocab.size),
-    epoch: 0,
-    step: 0,
-    params: {},
-    optimizer: state,
-    dataOrderState: options.seed,
-    randomState: nb.random.getState(),
-    records: [],
-    stepLosses: [],
-  };
-  const fromPath = resumePath(options);
-  if (fromPath !== undefined) {
-    const saved = loadCheckpoint(fromPath, options.out);
-    checkResumeConfig(saved.config, checkpoint.config, fromPath);
-    model.loadStateDict(saved.params);
-    state = saved.optimizer;
-    nb.random.setState(saved.randomState);
-    checkpoint = saved;
-    log(`Resumed from ${fromPath} after epoch ${saved.epoch} (step ${saved.step})`);
-  }
-
-  const step = makeStep();
+  const state = startState(options, data);
+  const firstStep = state.checkpoint.step;
+  const run: Run = { options, data, layout, step: makeStep(), schedule, stepsPerEpoch };
   const forward = nb.compile((m: SpamTransformer, tokens: nb.Tensor, mask: nb.Tensor) => m.call(tokens, mask));
-  const records = [...checkpoint.records];
-  const allLosses = [...checkpoint.stepLosses];
-  const firstStep = checkpoint.step;
-  let globalStep = checkpoint.step;
-  let dataOrderState = checkpoint.dataOrderState;
   const lastEpoch = Math.min(options.epochs, options.stopAfter ?? options.epochs);
-
-  for (let epoch = checkpoint.epoch; epoch < lastEpoch; epoch++) {
-    const order = new SeededRandom(dataOrderState);
-    const rows = order.shuffled(Array.from({ length: data.train.count }, (_, i) => i));
-    dataOrderState = order.state;
-    const bar = new ProgressBar(`epoch ${epoch + 1}/${options.epochs}`, stepsPerEpoch);
-    const started = performance.now();
-    let lossSum = 0;
-    for (let b = 0; b < stepsPerEpoch; b++) {
-      const batch = makeBatch(data.train, rows.slice(b * options.batchSize, (b + 1) * options.batchSize));
-      // The step is counted from 1, so the rate is never exactly 0 (an integral first value would compile a second program).
-      const lr = schedule(globalStep + 1);
-      let loss: nb.Tensor;
-      [model, state, loss] = step(model, state, batch.tokens, batch.paddingMask, batch.labels, lr);
-      const value = loss.item();
-      if (!Number.isFinite(value)) throw new nb.ValueError(`the training loss became ${value} at step ${globalStep}; lower --lr (now ${options.lr})`);
-      allLosses.push(value);
-      lossSum += value;
-      globalStep++;
-      bar.update(b + 1, value, ((b + 1) * options.batchSize) / ((performance.now() - started) / 1000));
-    }
-    bar.finish();
-    const examplesPerSecond = (stepsPerEpoch * options.batchSize) / ((performance.now() - started) / 1000);
-
-    const testScores = scores(predict(forward, model, data.test, options.batchSize), data.test.labels);
+  for (let epoch = state.checkpoint.epoch; epoch < lastEpoch; epoch++) {
+    const { lossSum, examplesPerSecond, dataOrderState } = runEpoch(run, state, epoch);
+    const testScores = scores(predict(forward, state.model, data.test, options.batchSize, layout), data.test.labels);
     const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / stepsPerEpoch, examplesPerSecond, ...testScores };
-    records.push(record);
-    log(
+    state.records.push(record);
+    options.log(
       `epoch ${epoch + 1}: train loss ${record.trainLoss.toFixed(4)}, test accuracy ${percent(record.accuracy)}, ` +
         `precision ${record.precision.toFixed(4)}, recall ${record.recall.toFixed(4)}, F1 ${record.f1.toFixed(4)}, ${examplesPerSecond.toFixed(0)} examples/s`,
     );
-
-    checkpoint = {
-      ...checkpoint,
-      epoch: epoch + 1,
-      step: globalStep,
-      params: model.stateDict(),
-      optimizer: state,
-      dataOrderState,
-      randomState: nb.random.getState(),
-      records: [...records],
-      stepLosses: [...allLosses],
-    };
-    const path = saveCheckpoint(options.out, checkpoint);
-    writeMetricsCsv(options.out, records);
-    writePlot(options.out, allLosses, records, baseline.accuracy);
-    log(`Saved ${path}`);
+    saveEpoch(options, state, epoch + 1, dataOrderState, baselineAccuracy);
   }
 
-  const final = records.at(-1);
+  const final = state.records.at(-1);
   if (final !== undefined) {
-    const verdict = final.accuracy > baseline.accuracy ? "above" : "not above";
-    log(`Final test accuracy ${percent(final.accuracy)}, ${verdict} the baseline's ${percent(baseline.accuracy)}`);
+    const verdict = final.accuracy > baselineAccuracy ? "above" : "not above";
+    options.log(`Final test accuracy ${percent(final.accuracy)}, ${verdict} the baseline's ${percent(baselineAccuracy)}`);
   }
-  return { baseline, records, stepLosses: allLosses.slice(firstStep), firstStep };
+  return { records: state.records, stepLosses: state.losses.slice(firstStep), firstStep };
+}
+
+/** Trains one epoch in a seeded order; returns the summed loss, the throughput and the order generator's next state. */
+function runEpoch(run: Run, state: LoopState, epoch: number): { lossSum: number; examplesPerSecond: number; dataOrderState: number } {
+  const { options, data, layout, step, schedule, stepsPerEpoch } = run;
+  const order = new SeededRandom(state.checkpoint.dataOrderState);
+  const rows = order.shuffled(Array.from({ length: data.train.count }, (_, i) => i));
+  const bar = new ProgressBar(`epoch ${epoch + 1}/${options.epochs}`, stepsPerEpoch);
+  const started = performance.now();
+  let lossSum = 0;
+  for (let b = 0; b < stepsPerEpoch; b++) {
+    const batch = placeBatch(makeBatch(data.train, rows.slice(b * options.batchSize, (b + 1) * options.batchSize)), layout);
+    // The step is counted from 1, so the rate is never exactly 0 (an integral first value would compile a second program).
+    const lr = schedule(state.losses.length + 1);
+    let loss: nb.Tensor;
+    [state.model, state.optimizer, loss] = step(state.model, state.optimizer, batch, lr);
+    const value = loss.item();
+    if (!Number.isFinite(value)) throw new nb.ValueError(`the training loss became ${value} at step ${state.losses.length}; lower --lr (now ${options.lr})`);
+    state.losses.push(value);
+    lossSum += value;
+    bar.update(b + 1, value, ((b + 1) * options.batchSize) / ((performance.now() - started) / 1000));
+  }
+  bar.finish();
+  const examplesPerSecond = (stepsPerEpoch * options.batchSize) / ((performance.now() - started) / 1000);
+  return { lossSum, examplesPerSecond, dataOrderState: order.state };
+}
+
+/** Writes the epoch's checkpoint, metrics.csv and training.svg. */
+function saveEpoch(options: TrainOptions, state: LoopState, epoch: number, dataOrderState: number, baselineAccuracy: number): void {
+  state.checkpoint = {
+    ...state.checkpoint,
+    epoch,
+    step: state.losses.length,
+    params: state.model.stateDict(),
+    optimizer: state.optimizer,
+    dataOrderState,
+    randomState: nb.random.getState(),
+    records: [...state.records],
+    stepLosses: [...state.losses],
+    meshShape: [...options.mesh],
+  };
+  const path = saveCheckpoint(options.out, state.checkpoint);
+  writeMetricsCsv(options.out, state.records);
+  writePlot(options.out, state.losses, state.records, baselineAccuracy);
+  options.log(`Saved ${path}`);
 }
 
 function percent(fraction: number): string {
