@@ -1,14 +1,13 @@
 // Partitioned programs run on real meshes of worker threads: every primitive over random shapes and
 // specs, uneven and empty shards included, equals the unsharded reference result.
 
-import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as nb from "../../src/index.js";
 import type { PrimitiveName } from "../../src/core/primitive-names.js";
 import type { Tensor } from "../../src/core/tensor.js";
 import { MeshExecutable } from "../../src/compiler/mesh/executable.js";
-import { cases, partialOpsFor, randomCase } from "./primitive-cases.js";
-import { describeCase, expectClose, meshes, randomData, randomSpec, referenceRun, Rng } from "./spmd-support.js";
+import { assertOverRandomCases, cases, randomCase } from "./primitive-cases.js";
+import { expectClose, meshes, randomData, referenceRun, Rng } from "./spmd-support.js";
 
 const devices: nb.DeviceMesh[] = [];
 
@@ -38,18 +37,7 @@ describe("mesh execution", () => {
     const testCase = randomCase(prim);
     if (testCase === undefined) continue;
     it(`${prim} matches the unsharded result`, () => {
-      fc.assert(
-        fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: meshes.length - 1 }), (seed, meshIndex) => {
-          const rng = new Rng(seed);
-          const mesh = meshes[meshIndex];
-          const { inputs, fn } = testCase(rng);
-          const specs = inputs.map((input) => randomSpec(rng, input.aval.shape.length, mesh, partialOpsFor(input)));
-          const globals = inputs.map((input) => randomData(rng, input));
-          const graph = nb.traceGraph(fn as (...args: never[]) => unknown, inputs.map((input) => input.aval));
-          checkOnMesh(graph, specs, meshIndex, globals, `${prim} on ${describeCase(mesh, specs, inputs.map((i) => i.aval))} (seed ${seed})`);
-        }),
-        { numRuns: 8, seed: 7 },
-      );
+      assertOverRandomCases(prim, testCase, ({ graph, specs, meshIndex, globals, label }) => checkOnMesh(graph, specs, meshIndex, globals, label), { numRuns: 8, seed: 7 });
     });
   }
 

@@ -4,7 +4,10 @@ import { bind } from "../../src/core/bind.js";
 import type { ParamsOf, PrimitiveName } from "../../src/core/primitive-names.js";
 import type { Tensor } from "../../src/core/tensor.js";
 import type { PartialOp } from "../../src/sharding/spec.js";
-import { Rng, type Domain, type InputCase } from "./spmd-support.js";
+import fc from "fast-check";
+import * as nb from "../../src/index.js";
+import type { Storage } from "../../src/runtime/storage.js";
+import { describeCase, meshes, randomData, randomSpec, Rng, type Domain, type InputCase } from "./spmd-support.js";
 
 export interface PrimCase {
   readonly inputs: readonly InputCase[];
@@ -239,3 +242,28 @@ export function partialOpsFor(input: InputCase): readonly PartialOp[] {
   return input.aval.dtype === "float32" ? all : [];
 }
 
+
+/** A drawn case: the traced graph, each input's spec and data, and a label naming the case. */
+export interface DrawnCase {
+  readonly graph: nb.Graph;
+  readonly specs: readonly nb.ShardingSpec[];
+  readonly globals: readonly Storage[];
+  readonly meshIndex: number;
+  readonly label: string;
+}
+
+/** Checks `check` on `numRuns` random cases of `testCase` over the test meshes, with random specs and data. */
+export function assertOverRandomCases(prim: string, testCase: (rng: Rng) => PrimCase, check: (drawn: DrawnCase) => void, runs: { numRuns: number; seed: number }): void {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: meshes.length - 1 }), (seed, meshIndex) => {
+      const rng = new Rng(seed);
+      const mesh = meshes[meshIndex];
+      const { inputs, fn } = testCase(rng);
+      const specs = inputs.map((input) => randomSpec(rng, input.aval.shape.length, mesh, partialOpsFor(input)));
+      const globals = inputs.map((input) => randomData(rng, input));
+      const graph = nb.traceGraph(fn as (...args: never[]) => unknown, inputs.map((input) => input.aval));
+      check({ graph, specs, globals, meshIndex, label: `${prim} on ${describeCase(mesh, specs, inputs.map((i) => i.aval))} (seed ${seed})` });
+    }),
+    runs,
+  );
+}

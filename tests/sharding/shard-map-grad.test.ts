@@ -6,16 +6,9 @@ import * as nb from "../../src/index.js";
 import type { Tensor } from "../../src/index.js";
 import { checkGradients, expectClose } from "../support/finite-differences.js";
 import { randn, Rng } from "../support/random.js";
+import { meshes } from "./spmd-support.js";
 import { checkShardMapGradients, collectiveGradCases, type ShardMapGradOptions, type TestMesh } from "../support/shard-map-gradcheck.js";
 
-const meshes: readonly TestMesh[] = [
-  { shape: [1], axisNames: ["x"] },
-  { shape: [2], axisNames: ["x"] },
-  { shape: [3], axisNames: ["x"] },
-  { shape: [4], axisNames: ["x"] },
-  { shape: [2, 2], axisNames: ["x", "y"] },
-  { shape: [8], axisNames: ["x"] },
-];
 
 const layouts: readonly ShardMapGradOptions[] = [
   { x: "split", u: "split", directions: 3 },

@@ -6,20 +6,8 @@ import * as nb from "../../src/index.js";
 import type { Tensor } from "../../src/index.js";
 import { expectClose } from "../support/finite-differences.js";
 import { Rng } from "../support/random.js";
+import { meshes, type TestMesh } from "./spmd-support.js";
 
-interface TestMesh {
-  readonly shape: readonly number[];
-  readonly axisNames: readonly string[];
-}
-
-const meshes: readonly TestMesh[] = [
-  { shape: [1], axisNames: ["x"] },
-  { shape: [2], axisNames: ["x"] },
-  { shape: [3], axisNames: ["x"] },
-  { shape: [4], axisNames: ["x"] },
-  { shape: [2, 2], axisNames: ["x", "y"] },
-  { shape: [8], axisNames: ["x"] },
-];
 
 /** A row-major block of numbers. */
 interface Block {

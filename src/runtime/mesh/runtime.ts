@@ -247,22 +247,33 @@ export class MeshRuntime {
    * run. Devices that still have not finished after the stop grace are kept as stuck.
    */
   #waitSync(): void {
-    const control = this.#control;
-    let stopBy = Infinity;
+    const watch = { stopBy: Infinity };
     for (;;) {
-      const done = Atomics.load(control.i32, Header.Done);
-      const unfinished = this.#unfinished();
-      if (unfinished.length === 0) break;
-      const now = Date.now();
-      if (stopBy === Infinity && !control.aborted && now >= control.deadline + recordGraceMs) this.#recordRunTimeout(unfinished);
-      if (stopBy === Infinity && control.aborted) stopBy = now + this.#stopGraceMs;
-      if (now >= stopBy) {
-        this.#stuck = unfinished;
+      const next = this.#poll(watch);
+      if (next.kind === "done") break;
+      if (next.kind === "give up") {
+        this.#stuck = next.unfinished;
         break;
       }
-      Atomics.wait(control.i32, Header.Done, done, Math.max(1, Math.min(stopBy, control.deadline + recordGraceMs) - now));
+      Atomics.wait(this.#control.i32, Header.Done, next.done, next.ms);
     }
     this.#lost = undefined;
+  }
+
+  /**
+   * Looks at the current run once. Past the deadline it records a run timeout (which aborts the run).
+   * After an abort it allows the stop grace, then gives up on the devices still running.
+   */
+  #poll(watch: { stopBy: number }): { kind: "done" } | { kind: "wait"; done: number; ms: number } | { kind: "give up"; unfinished: number[] } {
+    const control = this.#control;
+    const done = Atomics.load(control.i32, Header.Done);
+    const unfinished = this.#unfinished();
+    if (unfinished.length === 0) return { kind: "done" };
+    const now = Date.now();
+    if (watch.stopBy === Infinity && !control.aborted && now >= control.deadline + recordGraceMs) this.#recordRunTimeout(unfinished);
+    if (watch.stopBy === Infinity && control.aborted) watch.stopBy = now + this.#stopGraceMs;
+    if (now >= watch.stopBy) return { kind: "give up", unfinished };
+    return { kind: "wait", done, ms: Math.max(1, Math.min(watch.stopBy, control.deadline + recordGraceMs) - now) };
   }
 
   /**
@@ -354,21 +365,15 @@ export class MeshRuntime {
 
   /** Waits until every device finished or was lost, yielding to the event loop; terminates devices that ignore an abort. */
   async #wait(handle: ProgramHandle): Promise<void> {
-    const control = this.#control;
-    let stopBy = Infinity;
+    const watch = { stopBy: Infinity };
     for (;;) {
-      const done = Atomics.load(control.i32, Header.Done);
-      const unfinished = this.#unfinished();
-      if (unfinished.length === 0) break;
-      const now = Date.now();
-      if (stopBy === Infinity && !control.aborted && now >= control.deadline + recordGraceMs) this.#recordRunTimeout(unfinished);
-      if (stopBy === Infinity && control.aborted) stopBy = now + this.#stopGraceMs;
-      if (now >= stopBy) {
-        await this.#terminate(handle, unfinished);
+      const next = this.#poll(watch);
+      if (next.kind === "done") break;
+      if (next.kind === "give up") {
+        await this.#terminate(handle, next.unfinished);
         return;
       }
-      const until = Math.min(stopBy, control.deadline + recordGraceMs);
-      await waitAsync(control.i32, Header.Done, done, Math.max(1, until - now));
+      await waitAsync(this.#control.i32, Header.Done, next.done, next.ms);
     }
     this.#lost = undefined;
   }
