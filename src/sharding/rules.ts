@@ -17,7 +17,7 @@
 // | concat             | `axis`                              | the operands' shards would interleave                      |
 // | gather             | `axis` of the source                | any index may point into any shard                         |
 // | scatterAdd         | `axis` of the target, all indices   | any index may point into any shard                         |
-// | reshape            | every dimension merged or split     | torch.chunk bounds of a merged dimension differ            |
+// | reshape            | merged or split dimensions, unless the split one is outermost and divides evenly | torch.chunk bounds of the merged extent differ otherwise |
 // | broadcastTo        | the expanded dimensions             | a size-1 dimension has nothing to split                    |
 // | random*            | the whole output and the key        | every device draws the whole tensor from the same counter  |
 //
@@ -177,15 +177,24 @@ function reshapeGroups(from: readonly number[], to: readonly number[]): { in: nu
   return groups;
 }
 
-/** reshape: a dimension that maps one to one keeps its split; merged, split and unit dimensions are replicated. */
-const reshapeRule: ShardingRule<"reshape"> = ({ specs: [x], avals: [aval], out }) => {
+/**
+ * reshape: within each group of dimensions that map onto each other, only the outermost input
+ * dimension may stay split, and its split moves to the outermost output dimension. Both outermost
+ * dimensions must be divisible by the number of shards, so the chunks of the merged extent fall on
+ * their boundaries. Other split dimensions of a group, and unit dimensions, are replicated.
+ */
+const reshapeRule: ShardingRule<"reshape"> = ({ specs: [x], avals: [aval], out, mesh }) => {
   const inDims: string[][] = x.dims.map(() => []);
   const outDims: string[][] = out.shape.map(() => []);
   if (aval.shape.every((d) => d > 0)) {
     for (const group of reshapeGroups(aval.shape, out.shape)) {
-      if (group.in.length !== 1 || group.out.length !== 1) continue;
-      inDims[group.in[0]] = [...x.dims[group.in[0]]];
-      outDims[group.out[0]] = [...x.dims[group.in[0]]];
+      const [first, last] = [group.in[0], group.out[0]];
+      const axes = x.dims[first];
+      const shards = axes.reduce((n, axis) => n * mesh.shape[mesh.axisNames.indexOf(axis)], 1);
+      const aligned = (group.in.length === 1 && group.out.length === 1) || (aval.shape[first] % shards === 0 && out.shape[last] % shards === 0);
+      if (!aligned) continue;
+      inDims[first] = [...axes];
+      outDims[last] = [...axes];
     }
   }
   return { inputs: [spec(inDims, x.partial)], output: spec(outDims, x.partial) };
