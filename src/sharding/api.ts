@@ -4,7 +4,7 @@ import type { Node } from "../core/node.js";
 import { Tensor, type TensorSharding } from "../core/tensor.js";
 import { isTracing } from "../core/trace-state.js";
 import { ShardingError } from "../runtime/errors.js";
-import type { DeviceMesh } from "./mesh.js";
+import { DeviceMesh } from "./mesh.js";
 import { checkSpec, ShardingSpec, type MeshLayout } from "./spec.js";
 
 /** A mesh plus the spec of a tensor's shards on it, like JAX's NamedSharding. */
@@ -36,6 +36,7 @@ function withSharding(x: Tensor, sharding: NamedSharding): Tensor {
  */
 export function shard(x: Tensor, mesh: DeviceMesh, spec: ShardingSpec, name = "shard: tensor"): Tensor {
   checkTensor(x, "shard");
+  checkMesh(mesh, "shard");
   return withSharding(x, new NamedSharding(mesh, checkSpec(spec, x.shape, mesh, `${name} of shape [${x.shape.join(", ")}]`)));
 }
 
@@ -79,6 +80,13 @@ export function constraintOf(node: Node): ShardingSpec | undefined {
 export function checkConstraint(node: Node, mesh: MeshLayout): ShardingSpec | undefined {
   const spec = constraints.get(node);
   return spec === undefined ? undefined : checkSpec(spec, node.shape, mesh, `withShardingConstraint on a value of shape [${node.shape.join(", ")}]`);
+}
+
+/** Rejects anything but a DeviceMesh, naming the usual mistake: a mesh from DeviceMesh.create that was not awaited. */
+export function checkMesh(mesh: unknown, op: string): asserts mesh is DeviceMesh {
+  if (mesh instanceof DeviceMesh) return;
+  if (mesh instanceof Promise) throw new ShardingError(`${op}: the mesh is a Promise; await nb.DeviceMesh.create(...) before using the mesh`);
+  throw new ShardingError(`${op}: expected an nb.DeviceMesh, got ${mesh === null ? "null" : typeof mesh}; create one with await nb.DeviceMesh.create(shape, axisNames)`);
 }
 
 function checkTensor(x: unknown, op: string): asserts x is Tensor {

@@ -12,8 +12,12 @@ export type MeshOptions = MeshRuntimeOptions;
  * `new DeviceMesh()` has one axis "data" with os.availableParallelism() devices. Call dispose() (or use
  * `await using`) to stop its workers.
  */
+let nextMeshId = 1;
+
 export class DeviceMesh {
   readonly runtime: MeshRuntime;
+  /** Numbers meshes in creation order, so errors tell two meshes of the same shape apart. */
+  readonly id = nextMeshId++;
 
   /** Creates a mesh and waits until every device's worker runs, so compiled code can use it at once. */
   static async create(shape?: readonly number[], axisNames?: readonly string[], options: MeshOptions = {}): Promise<DeviceMesh> {
@@ -74,7 +78,7 @@ export class DeviceMesh {
   }
 
   toString(): string {
-    return `DeviceMesh([${this.shape.join(", ")}], axes [${this.axisNames.join(", ")}])`;
+    return `DeviceMesh #${this.id} ([${this.shape.join(", ")}], axes [${this.axisNames.join(", ")}])`;
   }
 
   dispose(): Promise<void> {

@@ -29,9 +29,13 @@ export class ShardingSpec {
   readonly partial: Readonly<Record<string, PartialOp>>;
 
   constructor(dims: readonly DimSpec[], partial: Readonly<Record<string, PartialOp>> = {}) {
-    this.dims = dims.map((d) => {
+    this.dims = dims.map((d, i) => {
       if (d === null) return [];
-      return typeof d === "string" ? [d] : [...d];
+      if (typeof d === "string") return [d];
+      if (!Array.isArray(d)) {
+        throw new ShardingError(`ShardingSpec: entry ${i} is ${JSON.stringify(d) ?? String(d)}; each entry is a mesh axis name, an array of names, or null for a replicated dimension`);
+      }
+      return [...d];
     });
     this.partial = { ...partial };
     this.#checkAxesOnce();

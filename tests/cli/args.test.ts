@@ -29,11 +29,12 @@ describe("train flags", () => {
     expect(trainOptionsFrom(["--mesh", "1"])?.mesh).toEqual([1]);
     expect(trainOptionsFrom(["--mesh", "2"])?.mesh).toEqual([2]);
     expect(trainOptionsFrom(["--mesh=2,2"])?.mesh).toEqual([2, 2]);
+    expect(trainOptionsFrom(["--mesh", "2x2"])?.mesh).toEqual([2, 2]);
     expect(trainOptionsFrom([])?.mesh).toEqual([availableParallelism()]);
   });
 
   test("bad mesh shapes are rejected", () => {
-    for (const raw of ["0", "2,0", "2,x", "2,", "-1", "1.5"]) {
+    for (const raw of ["0", "2,0", "2,x", "2,", "-1", "1.5", "2x", "x2"]) {
       expect(() => trainOptionsFrom(["--mesh", raw])).toThrow(UsageError);
       expect(() => trainOptionsFrom(["--mesh", raw])).toThrow(`--mesh ${raw} is invalid; accepted values: device counts per mesh axis`);
     }

@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { infoLines, runCli } from "../../src/cli/index.js";
 
@@ -35,6 +37,17 @@ describe("nabla-ts command line", () => {
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
     expect(await runCli(["train", "--mesh", "2,x"])).toBe(2);
     expect(String(error.mock.calls[0][0])).toContain("--mesh 2,x is invalid; accepted values: device counts per mesh axis");
+  });
+
+  test("an --out that is a file or a missing --resume file exits with 2 before any data is read", async () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    const folder = mkdtempSync(join(tmpdir(), "nabla-out-"));
+    const file = join(folder, "a-file");
+    writeFileSync(file, "");
+    expect(await runCli(["train", "--mesh", "1", "--out", file])).toBe(2);
+    expect(String(error.mock.calls[0][0])).toContain(`--out ${file} is a file, not a folder`);
+    expect(await runCli(["train", "--mesh", "1", "--out", folder, `--resume=${join(folder, "missing.nb")}`])).toBe(2);
+    expect(String(error.mock.calls[1][0])).toContain("missing.nb: no such file");
   });
 
   test("bench passes mesh shapes on", async () => {

@@ -146,3 +146,32 @@ describe("sharding constraints and collectives in compiled steps", () => {
     expect(nb.formatSpmdProgram(program)).toMatch(/allReduce/);
   });
 });
+
+describe("placement mistakes a new user makes", () => {
+  it("names a forgotten await of DeviceMesh.create", () => {
+    const pending = nb.DeviceMesh.create([2], ["data"]);
+    expect(() => nb.shard(nb.ones([2]), pending as never, nb.P("data"))).toThrow(/the mesh is a Promise; await nb\.DeviceMesh\.create/);
+    return pending.then((mesh) => mesh.dispose());
+  }, 30_000);
+
+  it("tells two meshes of the same shape apart", () => {
+    const a = nb.shard(nb.ones([4]), mesh2, nb.P("data"));
+    const other = new nb.DeviceMesh([2], ["data"]);
+    const b = nb.shard(nb.ones([4]), other, nb.P("data"));
+    expect(() => nb.compile((p: Tensor, q: Tensor) => nb.add(p, q))(a, b)).toThrow(new RegExp(`DeviceMesh #${other.id} .* DeviceMesh #${mesh2.id} `));
+    return other.dispose();
+  });
+
+  it("rejects a spec entry that is not an axis name", () => {
+    expect(() => nb.P(0 as never)).toThrow(/entry 0 is 0; each entry is a mesh axis name, an array of names, or null/);
+  });
+
+  it("feedForwardParallel also matches a bare encoder layer, and a failed shardModule places nothing", () => {
+    const layer = new nb.nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16 });
+    expect(() => nb.nn.shardModule(layer, mesh2, [["nope.*", nb.P("data")], ...nb.nn.feedForwardParallel("data")])).toThrow(/no parameter matches "nope\.\*"/);
+    expect(layer.linear1.weight.sharding).toBeNull();
+    nb.nn.shardModule(layer, mesh2, nb.nn.feedForwardParallel("data"));
+    expect(nb.shardingOf(layer.linear1.weight)?.spec.toString()).toBe('P("data", null)');
+    expect(nb.shardingOf(layer.linear2.weight)?.spec.toString()).toBe('P(null, "data")');
+  });
+});

@@ -15,7 +15,7 @@ export const trainFlags: FlagTable = {
   lr: { kind: "number", accepted: "a positive number", help: `peak learning rate of the warm-up + cosine schedule (default ${d.lr})`, check: positive },
   seed: { kind: "integer", accepted: "an integer from 0 to 4294967295", help: `seed of the split, the initialisation and the data order (default ${d.seed})`, check: (v) => v >= 0 && v <= 0xffffffff },
   out: { kind: "string", accepted: "a folder path", help: `folder for checkpoints, metrics.csv and training.svg (default ${d.out})` },
-  mesh: { kind: "string", hint: "shape", accepted: meshAccepted, help: `shape of the data-parallel mesh, for example 2 or 2,2; 1 runs on the main thread (default ${d.mesh.join(",")}: one device per core)` },
+  mesh: { kind: "string", hint: "shape", accepted: meshAccepted, help: `shape of the data-parallel mesh, for example 2, 2x2 or 2,2; 1 runs on the main thread (default ${d.mesh.join(",")}: one device per core)` },
   resume: { kind: "optional-string", accepted: "no value, or =FILE", help: "continue from the newest checkpoint in --out, or from FILE" },
   limit: { kind: "integer", accepted: "a non-negative integer", help: "use only this many training emails and a quarter as many test emails (default 0: all)", check: (v) => v >= 0 },
 };

@@ -1,7 +1,8 @@
 // The spam classifier training job: data, the baseline row, the Transformer trained data-parallel with
 // a compiled JAX-style step, evaluation after each epoch, checkpoints and exact resume.
 
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { UsageError } from "../args.js";
 import * as nb from "nabla-ts";
 import { hashedBagOfWords, predictBaseline, trainBaseline } from "./baseline.js";
 import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
@@ -74,12 +75,25 @@ function predict(forward: Forward, model: SpamTransformer, data: EncodedSplit, b
   return out;
 }
 
+function makeOutputFolder(out: string): void {
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file, not a folder; pass a folder path (it is created if missing)`);
+  mkdirSync(out, { recursive: true });
+}
+
+/** Fails early, before the data is prepared, when --resume names a file that does not exist. */
+function checkResumeFile(options: TrainOptions): void {
+  if (typeof options.resume === "string" && !existsSync(options.resume)) {
+    throw new UsageError(`--resume=${options.resume}: no such file; pass a checkpoint-epoch-*.nb file, or --resume alone for the newest one in --out`);
+  }
+}
+
 /** Runs the job and returns the baseline scores, the epoch records and the losses of this run's steps. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const plan = planLayout(options.mesh);
   checkBatchSplit(options.batchSize, plan);
   for (const line of describeLayout(plan, options.batchSize)) options.log(line);
-  mkdirSync(options.out, { recursive: true });
+  makeOutputFolder(options.out);
+  checkResumeFile(options);
   nb.random.seed(options.seed);
 
   const data = prepareData(options);

@@ -6,11 +6,11 @@ import * as nb from "nabla-ts";
 import { UsageError } from "../args.js";
 import type { Batch } from "./data.js";
 
-export const meshAccepted = "device counts per mesh axis, comma-separated positive integers (for example 1, 2 or 2,2)";
+export const meshAccepted = "device counts per mesh axis, positive integers joined by x or a comma (for example 1, 2, 2x2 or 2,2)";
 
-/** Parses a `--mesh` value such as "2" or "2,2" into a mesh shape. */
+/** Parses a `--mesh` value such as "2", "2x2" or "2,2" into a mesh shape; "x" is the form `bench` also takes. */
 export function parseMeshShape(raw: string): number[] {
-  const shape = raw.split(",").map((part) => (/^\s*\d+\s*$/.test(part) ? Number(part) : Number.NaN));
+  const shape = raw.split(/[x,]/).map((part) => (/^\s*\d+\s*$/.test(part) ? Number(part) : Number.NaN));
   if (shape.some((n) => !Number.isSafeInteger(n) || n < 1)) throw new UsageError(`--mesh ${raw} is invalid; accepted values: ${meshAccepted}`);
   return shape;
 }

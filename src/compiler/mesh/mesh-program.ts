@@ -9,6 +9,7 @@ import { TracerError } from "../../runtime/errors.js";
 import { allocate, type Storage } from "../../runtime/storage.js";
 import { checkConstraint, NamedSharding } from "../../sharding/api.js";
 import { mergeAllReduces } from "../../sharding/merge.js";
+import { formatSpmdProgram } from "../../sharding/print.js";
 import type { DeviceMesh } from "../../sharding/mesh.js";
 import type { ShardingSpec } from "../../sharding/spec.js";
 import { scheduleGraph } from "../../core/schedule.js";
@@ -36,6 +37,7 @@ export class MeshProgram {
     const constraints = constraintsOf(graph.outputs, mesh);
     const partitioned = partition(graph, inputs, { outputSpecs: outputSpecs(graph.out, options.outShardings, name), bucketOutputReductions: true, constraints });
     const program = mergeAllReduces(partitioned);
+    debugLog(2, () => `compile ${name}: the program each device runs, after merging all-reduces\n${formatSpmdProgram(program)}`);
     debugLog(1, () => `compile ${name}: partitioned over mesh [${mesh.shape.join(", ")}], collectives ${JSON.stringify(countCollectives(program))}`);
     this.#executable = new MeshExecutable(mesh, program, name);
     this.#outTreedef = graph.outTreedef;

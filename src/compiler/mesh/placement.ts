@@ -4,7 +4,7 @@
 import { treeFlatten, treeFlattenWithNumbers } from "../../core/pytree.js";
 import { Tensor } from "../../core/tensor.js";
 import { InternalError, ShardingError } from "../../runtime/errors.js";
-import { shardingOf } from "../../sharding/api.js";
+import { checkMesh, shardingOf } from "../../sharding/api.js";
 import type { DeviceMesh } from "../../sharding/mesh.js";
 import { checkSpec, ShardingSpec } from "../../sharding/spec.js";
 
@@ -53,6 +53,7 @@ export function placeLeaves(args: readonly unknown[], isStatic: (i: number) => b
   if (options.inShardings !== undefined && options.mesh === undefined) {
     throw new ShardingError(`compile ${name}: inShardings needs the mesh they refer to; pass compile(fn, { mesh, inShardings })`);
   }
+  if (options.mesh !== undefined) checkMesh(options.mesh, `compile ${name}`);
   const mesh = meshOf(leaves, options, name);
   if (mesh === undefined) return undefined;
   const counts = leafCounts(args, isStatic);

@@ -2,7 +2,7 @@
 
 import type { Tensor } from "../../core/tensor.js";
 import { ShardingError } from "../../runtime/errors.js";
-import { NamedSharding } from "../../sharding/api.js";
+import { checkMesh, NamedSharding } from "../../sharding/api.js";
 import type { DeviceMesh } from "../../sharding/mesh.js";
 import { checkSpec, P, ShardingSpec } from "../../sharding/spec.js";
 import type { Module } from "../module.js";
@@ -14,12 +14,15 @@ import type { Module } from "../module.js";
  */
 export type ShardingRules = readonly (readonly [pattern: string | RegExp, spec: ShardingSpec])[];
 
+/** Compiles a glob; a leading `**.` also matches no segment at all, so "**.linear1.weight" matches "linear1.weight". */
 function globToRegExp(glob: string): RegExp {
-  const escaped = glob.split(".").map((segment) => {
+  const segments = glob.split(".");
+  const anyPrefix = segments.length > 1 && segments[0] === "**";
+  const escaped = (anyPrefix ? segments.slice(1) : segments).map((segment) => {
     if (segment === "**") return ".+";
     return segment.replace(/[|\\{}()[\]^$+?]/g, "\\$&").replace(/\*/g, "[^.]+");
   });
-  return new RegExp(`^${escaped.join("\\.")}$`);
+  return new RegExp(`^${anyPrefix ? "(?:.+\\.)?" : ""}${escaped.join("\\.")}$`);
 }
 
 /**
@@ -27,20 +30,25 @@ function globToRegExp(glob: string): RegExp {
  * and returns the model. Compiled functions called with the model then run on `mesh`.
  */
 export function shardModule<M extends Module>(model: M, mesh: DeviceMesh, rules: ShardingRules = []): M {
+  checkMesh(mesh, "shardModule");
   const compiled = rules.map(([pattern, spec]) => ({ test: typeof pattern === "string" ? globToRegExp(pattern) : pattern, pattern, spec, used: false }));
-  const place = (name: string, tensor: Tensor): void => {
+  const tensors = [...model.namedParameters(), ...model.namedBuffers()];
+  // Every spec is decided and checked before any tensor changes, so a failed call places nothing.
+  const placements = tensors.map(([name, tensor]) => {
     const rule = compiled.find((r) => r.test.test(name));
     if (rule !== undefined) rule.used = true;
     const spec = rule?.spec ?? ShardingSpec.replicated(tensor.ndim);
-    tensor.sharding = new NamedSharding(mesh, checkSpec(spec, tensor.shape, mesh, `shardModule: parameter "${name}" of shape [${tensor.shape.join(", ")}]`));
-  };
-  for (const [name, tensor] of model.namedParameters()) place(name, tensor);
-  for (const [name, tensor] of model.namedBuffers()) place(name, tensor);
+    return new NamedSharding(mesh, checkSpec(spec, tensor.shape, mesh, `shardModule: parameter "${name}" of shape [${tensor.shape.join(", ")}]`));
+  });
   const unused = compiled.filter((r) => !r.used).map((r) => String(r.pattern));
   if (unused.length > 0) {
     const names = model.namedParameters().slice(0, 6).map(([name]) => name);
-    throw new ShardingError(`shardModule: no parameter matches ${unused.map((p) => JSON.stringify(p)).join(", ")}; parameter names look like ${names.join(", ")}`);
+    throw new ShardingError(
+      `shardModule: no parameter matches ${unused.map((p) => JSON.stringify(p)).join(", ")}; parameter names look like ${names.join(", ")}. ` +
+        "Fix the pattern (* is one name segment, ** any run of them), or drop the rule",
+    );
   }
+  tensors.forEach(([, tensor], i) => (tensor.sharding = placements[i]));
   return model;
 }
 
