@@ -26,7 +26,7 @@ describe("reshape sharding rule", () => {
     expect(program.outputs[0].spec.toString()).toBe('P("x", null, null)');
   });
 
-  it("moves a head split through [batch, seq, embed] to [batch, seq, heads, dim]", () => {
+  it("moves an embedding split to the heads", () => {
     const program = partitionReshape([2, 3, 8], [2, 3, 4, 2], nb.P(null, null, "x"));
     expect(nb.countCollectives(program).allGather).toBe(0);
     expect(program.outputs[0].spec.toString()).toBe('P(null, null, "x", null)');

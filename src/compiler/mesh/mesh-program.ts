@@ -66,7 +66,7 @@ export class MeshProgram {
   }
 }
 
-/** The sharding constraints recorded on the nodes behind `outputs`, checked against `mesh`. */
+/** Collects the sharding constraints recorded on the nodes behind `outputs`, checked against `mesh`. */
 function constraintsOf(outputs: readonly Node[], mesh: DeviceMesh): Map<Node, ShardingSpec> {
   const constraints = new Map<Node, ShardingSpec>();
   const { order, boundary } = scheduleGraph(outputs, (node) => node.kind !== "op" || node.realized);
