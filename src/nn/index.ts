@@ -14,7 +14,7 @@ export {
   TransformerEncoderLayer, TransformerEncoder, type TransformerEncoderLayerOptions, type EncoderCallOptions,
 } from "./layers/transformer.js";
 export type { LayerOptions } from "./layers/common.js";
-export { shardModule, feedForwardParallel, type ShardingRules } from "./sharding/shard-module.js";
+export { shardModule, feedForwardParallel, tensorParallel, type ShardingRules } from "./sharding/shard-module.js";
 export * as functional from "./functional/index.js";
 export * as init from "./init.js";
 export * as optim from "./optim/index.js";

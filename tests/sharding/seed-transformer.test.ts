@@ -31,6 +31,7 @@ function freshModel(): TransformerClassifier {
 
 /** Losses of `steps` compiled steps; `place` puts the model and batch on a mesh (or leaves them). */
 let lastModel: TransformerClassifier | undefined;
+let lastPrograms: nb.SpmdProgram[] = [];
 
 function train(place: (model: TransformerClassifier, tokens: nb.Tensor, labels: nb.Tensor) => [TransformerClassifier, nb.Tensor, nb.Tensor]): number[] {
   const step = nb.compile(functionalStep);
@@ -43,6 +44,7 @@ function train(place: (model: TransformerClassifier, tokens: nb.Tensor, labels: 
     losses.push(loss.item());
   }
   lastModel = model;
+  lastPrograms = step.spmdPrograms();
   return losses;
 }
 
@@ -66,10 +68,18 @@ describe("seed Transformer on a mesh", () => {
     expect(nb.shardingOf(weights.get("layers.1.linear2.weight") as nb.Tensor)?.spec.toString()).toBe('P(null, "model")');
   });
 
+  it("Megatron attention heads and feed-forward blocks on [2] give the single-device losses", () => {
+    expectSameLosses(train((model, tokens, labels) => [nb.nn.tensorParallel(model, modelMesh, "model"), tokens, labels]));
+    // Only weight-sized gradients of the packed q/k/v projection are gathered; activations stay split by heads.
+    const gathers = lastPrograms.flatMap((program) => program.devices[0].steps.filter((step) => step.kind === "allGather"));
+    expect(gathers.length).toBeGreaterThan(0);
+    for (const step of gathers) expect(step.kind === "allGather" && step.out.shape.every((n) => n === seedConfig.dModel)).toBe(true);
+  });
+
   it("data- and tensor-parallel on [2, 2] give the single-device losses", () => {
     expectSameLosses(
       train((model, tokens, labels) => [
-        nb.nn.shardModule(model, gridMesh, nb.nn.feedForwardParallel("model")),
+        nb.nn.tensorParallel(model, gridMesh, "model"),
         nb.shard(tokens, gridMesh, nb.P("data")),
         nb.shard(labels, gridMesh, nb.P("data")),
       ]),

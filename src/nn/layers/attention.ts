@@ -1,5 +1,8 @@
 // MultiHeadAttention, batch first, with PyTorch's parameter layout (packed input projection).
 
+import { withShardingConstraint } from "../../sharding/api.js";
+import { P } from "../../sharding/spec.js";
+import { isTracing } from "../../core/trace-state.js";
 import { formatShape } from "../../core/shape.js";
 import type { Tensor } from "../../core/tensor.js";
 import { reshape, slice, squeeze, swapAxes, unsqueeze } from "../../ops/layout.js";
@@ -43,6 +46,12 @@ export class MultiHeadAttention extends Module {
   inProjWeight: Tensor;
   inProjBias: Tensor | null;
   outProj: Linear;
+  /**
+   * Mesh axis that splits the heads in compiled code (Megatron-style attention), or null. When set, the
+   * q, k and v projections are computed column-parallel along it, each device on its heads; the packed
+   * in-projection weight itself stays replicated. `nb.nn.tensorParallel` sets it.
+   */
+  headAxis: string | null = null;
 
   constructor(embedDim: number, numHeads: number, options: MultiHeadAttentionOptions = {}) {
     super();
@@ -99,10 +108,16 @@ export class MultiHeadAttention extends Module {
   /** Projects with rows [part * E, (part + 1) * E) of the packed weight and splits heads: [B, H, T, D]. */
   private project(x: Tensor, part: number): Tensor {
     const E = this.embedDim;
-    const w = slice(this.inProjWeight, [[part * E, (part + 1) * E]]);
-    const b = this.inProjBias === null ? null : slice(this.inProjBias, [[part * E, (part + 1) * E]]);
+    const w = this.splitHeads(slice(this.inProjWeight, [[part * E, (part + 1) * E]]));
+    const b = this.inProjBias === null ? null : this.splitHeads(slice(this.inProjBias, [[part * E, (part + 1) * E]]));
     const [B, T] = x.shape;
     return swapAxes(reshape(linear(x, w, b), [B, T, this.numHeads, this.headDim]), 1, 2);
+  }
+
+  /** Splits a projection's output features over `headAxis` while tracing; the chunks hold whole heads when the axis divides numHeads. */
+  private splitHeads(t: Tensor): Tensor {
+    if (this.headAxis === null || !isTracing()) return t;
+    return withShardingConstraint(t, t.ndim === 2 ? P(this.headAxis, null) : P(this.headAxis));
   }
 
   /** Builds the additive mask, broadcastable to [B, H, L, S], or returns null when no mask applies. */

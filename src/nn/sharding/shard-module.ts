@@ -6,6 +6,7 @@ import { checkMesh, NamedSharding } from "../../sharding/api.js";
 import type { DeviceMesh } from "../../sharding/mesh.js";
 import { checkSpec, P, ShardingSpec } from "../../sharding/spec.js";
 import type { Module } from "../module.js";
+import { MultiHeadAttention } from "../layers/attention.js";
 
 /**
  * Rules matched in order against dotted parameter names; the first match wins and unmatched
@@ -53,11 +54,26 @@ export function shardModule<M extends Module>(model: M, mesh: DeviceMesh, rules:
 }
 
 /**
+ * Places `model` for Megatron-style tensor parallelism along `axis`: feed-forward blocks column- then
+ * row-parallel (feedForwardParallel), every attention layer's heads split along `axis` with its
+ * output projection row-parallel, and everything else replicated. `rules` come first. Returns the model.
+ */
+export function tensorParallel<M extends Module>(model: M, mesh: DeviceMesh, axis = "model", rules: ShardingRules = []): M {
+  checkMesh(mesh, "tensorParallel");
+  const names = new Set(model.namedParameters().map(([name]) => name));
+  const attention = model.namedModules().filter((entry): entry is [string, MultiHeadAttention] => entry[1] instanceof MultiHeadAttention);
+  const outProjections = attention.map(([name]) => `${name === "" ? "" : `${name}.`}outProj.weight`);
+  const feedForward = feedForwardParallel(axis).filter(([pattern]) => [...names].some((name) => globToRegExp(pattern as string).test(name)));
+  shardModule(model, mesh, [...rules, ...feedForward, ...outProjections.map((name): [string, ShardingSpec] => [name, P(null, axis)])]);
+  for (const [, layer] of attention) layer.headAxis = axis;
+  return model;
+}
+
+/**
  * Megatron-style rules for the feed-forward blocks of TransformerEncoderLayer modules: linear1 split
  * by output features (column-parallel), linear2 by input features (row-parallel), so the pair needs
  * one all-reduce in the forward pass. Weights are stored [out, in], as in PyTorch.
- * NOTE: the attention's packed q/k/v projection stays replicated. Its torch.chunk bounds would not
- * fall on the q/k/v boundaries, so a split would not be by heads.
+ * tensorParallel also splits the attention heads.
  */
 export function feedForwardParallel(axis = "model", prefix = "**"): ShardingRules {
   return [
