@@ -231,7 +231,7 @@ export const cases: { readonly [K in PrimitiveName]: ((rng: Rng) => PrimCase) | 
   shardMapCall: { createdWithValue: true },
 };
 
-/** The random case of `prim`, or undefined for primitives the partitioner never places. */
+/** Returns the random case of `prim`, or undefined for primitives the partitioner never places. */
 export function randomCase(prim: PrimitiveName): ((rng: Rng) => PrimCase) | undefined {
   const entry = cases[prim];
   return typeof entry === "function" ? entry : undefined;

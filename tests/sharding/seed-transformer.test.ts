@@ -1,5 +1,6 @@
 // The seed notebook's Transformer trained for 20 compiled steps on meshes: data-parallel on [2],
-// tensor-parallel feed-forward blocks on [2], and both on [2, 2], each against single-device losses.
+// tensor-parallel on [2] (feed-forward blocks, then attention heads too), and both on [2, 2], each
+// against single-device losses.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as nb from "../../src/index.js";

@@ -216,7 +216,7 @@ class Executor {
   /**
    * Runs when the worker thread ends through process.exit. A main thread blocked in a synchronous run
    * cannot see the exit event, so the executor records the fault, counts itself done, and marks its
-   * Ready slot lost (so the next run asks for ready(), which replaces it).
+   * Ready slot lost. The next run then requires ready(), which replaces the executor.
    */
   #onExit(code: number): void {
     const control = this.#control;

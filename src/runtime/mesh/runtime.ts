@@ -277,8 +277,8 @@ export class MeshRuntime {
   }
 
   /**
-   * Terminates the workers of devices a synchronous run left unfinished, or whose executor reported its
-   * own exit before the main thread saw the exit event; ready() then replaces them.
+   * Terminates the workers of devices that a synchronous run left unfinished or whose executor reported
+   * its own exit before the main thread saw the exit event. ready() then replaces them.
    */
   async #releaseStuck(): Promise<void> {
     const lost = Array.from({ length: this.topology.deviceCount }, (_, d) => d).filter((d) => this.#control.load(d, Slot.Ready) === lostGeneration);
