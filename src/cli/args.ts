@@ -25,7 +25,11 @@ export function parseFlags(command: string, argv: readonly string[], flags: Flag
   const out: ParsedFlags = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (!arg.startsWith("--")) throw new UsageError(`${command}: unexpected argument "${arg}"; flags start with --, see \`nabla-ts ${command} --help\``);
+    if (!arg.startsWith("--")) {
+      const previous = i > 0 ? flags[argv[i - 1].slice(2)] : undefined;
+      const hint = previous?.kind === "optional-string" ? `; to give ${argv[i - 1]} a value, write ${argv[i - 1]}=${arg}` : "";
+      throw new UsageError(`${command}: unexpected argument "${arg}"${hint}; flags start with --, see \`nabla-ts ${command} --help\``);
+    }
     const eq = arg.indexOf("=");
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     if (name === "help") {

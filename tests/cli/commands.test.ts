@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, test, vi } from "vitest";
@@ -48,6 +48,11 @@ describe("nabla-ts command line", () => {
     expect(String(error.mock.calls[0][0])).toContain(`--out ${file} is a file, not a folder`);
     expect(await runCli(["train", "--mesh", "1", "--out", folder, `--resume=${join(folder, "missing.nb")}`])).toBe(2);
     expect(String(error.mock.calls[1][0])).toContain("missing.nb: no such file");
+    const notMade = join(folder, "new", "runs");
+    expect(await runCli(["train", "--mesh", "1", "--out", notMade, `--resume=${join(folder, "missing.nb")}`])).toBe(2);
+    expect(existsSync(notMade), "a failed run leaves no --out folder behind").toBe(false);
+    expect(await runCli(["train", "--mesh", "1", "--out", folder, "--resume", "x.nb"])).toBe(2);
+    expect(String(error.mock.calls[3][0])).toContain('unexpected argument "x.nb"; to give --resume a value, write --resume=x.nb');
   });
 
   test("bench passes mesh shapes on", async () => {

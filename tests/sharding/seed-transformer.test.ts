@@ -33,6 +33,7 @@ function freshModel(): TransformerClassifier {
 /** Losses of `steps` compiled steps; `place` puts the model and batch on a mesh (or leaves them). */
 let lastModel: TransformerClassifier | undefined;
 let lastPrograms: nb.SpmdProgram[] = [];
+let lastMisses = 0;
 
 function train(place: (model: TransformerClassifier, tokens: nb.Tensor, labels: nb.Tensor) => [TransformerClassifier, nb.Tensor, nb.Tensor]): number[] {
   const step = nb.compile(functionalStep);
@@ -46,6 +47,7 @@ function train(place: (model: TransformerClassifier, tokens: nb.Tensor, labels: 
   }
   lastModel = model;
   lastPrograms = step.spmdPrograms();
+  lastMisses = step.stats.misses;
   return losses;
 }
 
@@ -71,6 +73,8 @@ describe("seed Transformer on a mesh", () => {
 
   it("Megatron attention heads and feed-forward blocks on [2] give the single-device losses", () => {
     expectSameLosses(train((model, tokens, labels) => [nb.nn.tensorParallel(model, modelMesh, "model"), tokens, labels]));
+    // adamwInit places each moment like its parameter, so every step reuses the first trace.
+    expect(lastMisses).toBe(1);
     // Only weight-sized gradients of the packed q/k/v projection are gathered; activations stay split by heads.
     const gathers = lastPrograms.flatMap((program) => program.devices[0].steps.filter((step) => step.kind === "allGather"));
     expect(gathers.length).toBeGreaterThan(0);

@@ -75,9 +75,8 @@ function predict(forward: Forward, model: SpamTransformer, data: EncodedSplit, b
   return out;
 }
 
-function makeOutputFolder(out: string): void {
+function checkOutputFolder(out: string): void {
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file, not a folder; pass a folder path (it is created if missing)`);
-  mkdirSync(out, { recursive: true });
 }
 
 /** Fails early, before the data is prepared, when --resume names a file that does not exist. */
@@ -89,11 +88,12 @@ function checkResumeFile(options: TrainOptions): void {
 
 /** Runs the job and returns the baseline scores, the epoch records and the losses of this run's steps. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  checkResumeFile(options);
+  checkOutputFolder(options.out);
   const plan = planLayout(options.mesh);
   checkBatchSplit(options.batchSize, plan);
   for (const line of describeLayout(plan, options.batchSize)) options.log(line);
-  makeOutputFolder(options.out);
-  checkResumeFile(options);
+  mkdirSync(options.out, { recursive: true });
   nb.random.seed(options.seed);
 
   const data = prepareData(options);

@@ -29,9 +29,16 @@ export interface AdamOptions {
   readonly weightDecay?: number;
 }
 
+/** Zero moments for the trainable leaves, each placed like its parameter, so a compiled step on a mesh keeps one layout. */
 function zerosFor(params: unknown): Record<string, Tensor> {
   const { leaves } = namedLeaves(params);
-  return Object.fromEntries(leaves.filter((l) => l.trainable).map((l) => [l.name, zerosLike(l.value)]));
+  return Object.fromEntries(
+    leaves.filter((l) => l.trainable).map((l) => {
+      const moment = zerosLike(l.value);
+      moment.sharding = l.value.sharding;
+      return [l.name, moment];
+    }),
+  );
 }
 
 /** Zero moments for every trainable leaf (parameters, not buffers) of `params`. */
