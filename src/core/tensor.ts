@@ -26,8 +26,8 @@ export function leafOwner(node: Node): Tensor | undefined {
 }
 
 /**
- * Where a tensor is meant to live on a device mesh: the mesh and the spec of its shards. Structural here,
- * so the core does not depend on the sharding layer; `nb.shard` stores a NamedSharding.
+ * The placement of a tensor on a device mesh: the mesh and the spec of its shards. The type is
+ * structural, so the core does not depend on the sharding layer. `nb.shard` stores a NamedSharding.
  */
 export interface TensorSharding {
   readonly mesh: { readonly shape: readonly number[]; readonly axisNames: readonly string[] };

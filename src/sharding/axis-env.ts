@@ -163,7 +163,7 @@ export function perDeviceAxes(node: Node): ReadonlySet<string> {
 
 /**
  * Wraps in pvary each differentiable operand that is shared along an axis where another operand, or
- * the collective itself, works per device; this is the operand hook of a shardMap body. Untracked
+ * the collective itself, works per device. This is the operand hook of a shardMap body. Untracked
  * operands are left alone, because pvary only changes gradients.
  */
 function insertPvary(prim: PrimitiveName, inputs: readonly Tensor[], params: unknown): readonly Tensor[] {

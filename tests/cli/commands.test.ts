@@ -39,7 +39,7 @@ describe("nabla-ts command line", () => {
     expect(String(error.mock.calls[0][0])).toContain("--mesh 2,x is invalid; accepted values: device counts per mesh axis");
   });
 
-  test("an --out that is a file or a missing --resume file exits with 2 before any data is read", async () => {
+  test("bad --out and --resume exit early", async () => {
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
     const folder = mkdtempSync(join(tmpdir(), "nabla-out-"));
     const file = join(folder, "a-file");

@@ -2,8 +2,8 @@
 // ppermute, axisIndex and the implicit pvary. They exist only while nb.shardMap traces its body, which
 // binds the mesh axes. shardMap turns each into a collective step of the SPMD program, so no reference
 // implementation runs. Each VJP is the transposed collective, as in JAX's shard_map. The transposes of
-// psum, pmean and pmax assume the cotangent of their result is one value for the whole group, which
-// holds because shardMap wraps a shared value in pvary wherever it meets per-device values.
+// psum, pmean and pmax assume the cotangent of their result is one value for the whole group. That is
+// true because shardMap wraps a shared value in pvary wherever it meets per-device values.
 
 import { bind } from "../../core/bind.js";
 import { isFloating } from "../../core/dtype.js";

@@ -17,7 +17,7 @@ export interface IndexSpec {
   readonly dtype: StorageDType;
 }
 
-/** The error text for index `bad` at `position` of an indices operand, for an axis of `size` elements. */
+/** Formats the error for index `bad` at `position` of an indices operand, for an axis of `size` elements. */
 export function outOfRangeMessage(op: string, bad: number, position: number, size: number): string {
   return `${op}: index ${bad} at position ${position} is out of range for an axis of size ${size}; valid indices are 0..${size - 1}`;
 }
